@@ -1,0 +1,8 @@
+//! `lambdascope lambda` (work in progress).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!("`lambdascope lambda` is not available yet")
+}

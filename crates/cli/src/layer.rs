@@ -1,0 +1,8 @@
+//! `lambdascope layer` (work in progress).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!("`lambdascope layer` is not available yet")
+}

@@ -1,0 +1,52 @@
+//! `lambdascope`: the user-facing command. Each subcommand is a thin layer over a library crate.
+
+use clap::{Parser, Subcommand};
+
+mod invoke;
+mod lambda;
+mod layer;
+mod local;
+mod server;
+
+#[derive(Parser)]
+#[command(
+    name = "lambdascope",
+    version,
+    about = "Serverless observability for Python AWS Lambda functions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a function locally in a sandbox: init, N invokes, shutdown.
+    Invoke(invoke::Args),
+    /// Serve functions locally behind the AWS Lambda Invoke API.
+    Local(local::Args),
+    /// Run the self-hosted intake, store and query API.
+    Server(server::Args),
+    /// Instrument or uninstrument deployed Lambda functions.
+    Lambda(lambda::Args),
+    /// Build or publish the lambdascope layers.
+    Layer(layer::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Invoke(args) => invoke::run(args),
+        Command::Local(args) => local::run(args),
+        Command::Server(args) => server::run(args),
+        Command::Lambda(args) => lambda::run(args),
+        Command::Layer(args) => layer::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("lambdascope: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! `lambdascope server` (work in progress).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!("`lambdascope server` is not available yet")
+}
