@@ -59,7 +59,8 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         );
     }
     if !args.no_ui {
-        let (access, generated) = lambdascope_server::ui::UiAccess::for_listen(args.listen, args.ui_token);
+        let (access, generated) =
+            lambdascope_server::ui::UiAccess::for_listen(args.listen, args.ui_token);
         if let Some(token) = generated {
             eprintln!("lambdascope server: UI access token {token} (listening beyond loopback; set --ui-token to choose one)");
         }

@@ -26,7 +26,7 @@ export function timeChart(spec) {
     stroke: fg,
     grid: { stroke: grid, width: 1, show: side !== 1 },
     ticks: { stroke: grid, width: 1 },
-    values: (u, vals) => vals.map((v) => (v === null ? "" : fmt(v))),
+    values: (u, vals) => vals.map((v) => (v === null || (spec.integer && scale === "y" && !Number.isInteger(v)) ? "" : fmt(v))),
     size: 64,
   });
   const bars = window.uPlot && uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 40] }) : null;
@@ -51,7 +51,8 @@ export function timeChart(spec) {
           width: s.bars ? 1 : 2,
           fill: s.bars ? color + "99" : undefined,
           paths: s.bars && bars ? bars : undefined,
-          points: { show: s.points || false, size: 5, fill: color },
+          // Sparse data (a few invocations in a long range) would draw no line at all: show points.
+          points: { show: s.points || (!s.bars && sparse(s.values)), size: 5, fill: color },
           spanGaps: false,
           value: (u, v) => (v === null || v === undefined ? "–" : fmt(v)),
         };
@@ -80,27 +81,42 @@ export function timeChart(spec) {
   return box;
 }
 
-/** A 100×24 sparkline of values (nulls are gaps), with an accessible summary. */
-export function sparkline(values, color, label) {
+/** True when most non-empty values have no non-empty neighbour (a line would be invisible). */
+function sparse(values) {
+  let alone = 0;
+  let present = 0;
+  values.forEach((v, i) => {
+    if (v === null || v === undefined) return;
+    present += 1;
+    const prev = values[i - 1];
+    const next = values[i + 1];
+    if ((prev === null || prev === undefined) && (next === null || next === undefined)) alone += 1;
+  });
+  return present > 0 && alone * 2 >= present;
+}
+
+/** A 100×24 sparkline of one or more series ([{values, color}]; nulls are gaps), sharing a scale. */
+export function sparkline(lines, label) {
   const w = 100;
   const hgt = 24;
   const el = svg("svg", { width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}`, role: "img", "aria-label": label });
-  const nums = values.filter((v) => v !== null && v !== undefined);
-  const max = Math.max(1e-9, ...nums);
-  if (nums.length === 0) return el;
-  const step = values.length > 1 ? w / (values.length - 1) : w;
-  let d = "";
-  let pen = false;
-  values.forEach((v, i) => {
-    if (v === null || v === undefined) {
-      pen = false;
-      return;
-    }
-    const x = (i * step).toFixed(1);
-    const y = (hgt - 2 - (v / max) * (hgt - 4)).toFixed(1);
-    d += (pen ? "L" : "M") + x + " " + y;
-    pen = true;
-  });
-  el.append(svg("path", { d, fill: "none", stroke: cssVar(color), "stroke-width": 1.5, "stroke-linejoin": "round" }));
+  const max = Math.max(1e-9, ...lines.flatMap((l) => l.values.filter((v) => v !== null && v !== undefined)));
+  for (const line of lines) {
+    const values = line.values;
+    const step = values.length > 1 ? w / (values.length - 1) : w;
+    let d = "";
+    let pen = false;
+    values.forEach((v, i) => {
+      if (v === null || v === undefined) {
+        pen = false;
+        return;
+      }
+      const x = (i * step).toFixed(1);
+      const y = (hgt - 2 - (v / max) * (hgt - 4)).toFixed(1);
+      d += (pen ? "L" : "M") + x + " " + y;
+      pen = true;
+    });
+    if (d) el.append(svg("path", { d, fill: "none", stroke: cssVar(line.color), "stroke-width": 1.5, "stroke-linejoin": "round" }));
+  }
   return el;
 }

@@ -48,6 +48,7 @@ export function percent(ratio) {
 /** Milliseconds as "850 µs", "12.3 ms", "1.24 s". */
 export function ms(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return "–";
+  if (v === 0) return "0 ms";
   if (v < 1) return Math.round(v * 1000) + " µs";
   if (v < 100) return v.toFixed(1) + " ms";
   if (v < 1000) return Math.round(v) + " ms";

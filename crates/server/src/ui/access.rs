@@ -74,7 +74,9 @@ impl UiAccess {
 
     /// Whether `candidate` is the token (constant time in the token's length).
     pub fn token_matches(&self, candidate: &str) -> bool {
-        let Some(token) = &self.token else { return true };
+        let Some(token) = &self.token else {
+            return true;
+        };
         let (a, b) = (token.as_bytes(), candidate.as_bytes());
         a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
@@ -134,17 +136,33 @@ enum PathKind {
 }
 
 fn classify(path: &str) -> PathKind {
-    const QUERY: &[&str] = &["/api/functions", "/api/traces", "/api/spans", "/api/metrics", "/api/logs"];
-    if QUERY
-        .iter()
-        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
-    {
+    const QUERY: &[&str] = &[
+        "/api/functions",
+        "/api/traces",
+        "/api/spans",
+        "/api/metrics",
+        "/api/logs",
+    ];
+    if QUERY.iter().any(|p| {
+        path == *p
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }) {
         return PathKind::Query;
     }
-    if path.starts_with("/assets/") || path == "/login" || path == "/logout" || path == "/favicon.ico" {
+    if path.starts_with("/assets/")
+        || path == "/login"
+        || path == "/logout"
+        || path == "/favicon.ico"
+    {
         return PathKind::Public;
     }
-    if path == "/" || super::PAGE_PREFIXES.iter().any(|p| path == *p || path.starts_with(&format!("{p}/"))) {
+    if path == "/"
+        || super::PAGE_PREFIXES
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+    {
         return PathKind::Page;
     }
     PathKind::Other
@@ -173,8 +191,10 @@ pub async fn check(State(access): State<UiAccess>, mut req: Request, next: Next)
                 })),
             )
                 .into_response();
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"lambdascope\""));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"lambdascope\""),
+            );
             r
         }
         _ => {
@@ -192,7 +212,9 @@ pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -253,11 +275,17 @@ mod tests {
         let a = UiAccess::with_token("tok");
         let mut h = HeaderMap::new();
         assert!(!a.admits(&h));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer tok"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer tok"),
+        );
         assert!(a.admits(&h));
         let id = a.new_session();
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_str(&format!("x=1; {SESSION_COOKIE}={id}")).unwrap());
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("x=1; {SESSION_COOKIE}={id}")).unwrap(),
+        );
         assert!(a.admits(&h));
         a.end_session(&id);
         assert!(!a.admits(&h));
@@ -278,7 +306,10 @@ mod tests {
     #[test]
     fn forms_and_redirects() {
         assert_eq!(form_decode("a+b%21%zz%4"), "a b!%zz%4");
-        assert_eq!(safe_next(Some("/functions/x?range=1h")), "/functions/x?range=1h");
+        assert_eq!(
+            safe_next(Some("/functions/x?range=1h")),
+            "/functions/x?range=1h"
+        );
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(percent_encode("/a b?c=1"), "/a%20b%3Fc%3D1");

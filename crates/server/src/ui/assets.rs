@@ -79,12 +79,24 @@ pub fn serve(path: &str, request_headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
     };
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if asset.content_type.starts_with("text/html") {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
     }
     if let Ok(v) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, v);
@@ -113,7 +125,10 @@ mod tests {
             h.insert(header::IF_NONE_MATCH, etag);
             assert_eq!(serve(a.path, &h).status(), StatusCode::NOT_MODIFIED);
         }
-        assert_eq!(serve("../Cargo.toml", &HeaderMap::new()).status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            serve("../Cargo.toml", &HeaderMap::new()).status(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]
@@ -121,22 +136,45 @@ mod tests {
         // A file referenced by the HTML or a module import but missing from ASSETS would 404
         // at run time; catch it here.
         let listed: Vec<&str> = ASSETS.iter().map(|a| a.path).collect();
-        for a in ASSETS.iter().filter(|a| a.path.ends_with(".html") || a.path.ends_with(".js")) {
+        for a in ASSETS
+            .iter()
+            .filter(|a| a.path.ends_with(".html") || a.path.ends_with(".js"))
+        {
             let text = std::str::from_utf8(a.body).unwrap();
             for part in text.split("\"/assets/").skip(1) {
                 let referenced = part.split('"').next().unwrap();
-                assert!(listed.contains(&referenced), "{} loads missing {referenced}", a.path);
+                assert!(
+                    listed.contains(&referenced),
+                    "{} loads missing {referenced}",
+                    a.path
+                );
             }
-            for part in text.split("from \"./").skip(1).chain(text.split("import(\"./").skip(1)) {
+            for part in text
+                .split("from \"./")
+                .skip(1)
+                .chain(text.split("import(\"./").skip(1))
+            {
                 let rel = part.split('"').next().unwrap();
                 let dir = a.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                let full = if dir.is_empty() { rel.to_owned() } else { format!("{dir}/{rel}") };
-                assert!(listed.contains(&full.as_str()), "{} imports missing {full}", a.path);
+                let full = if dir.is_empty() {
+                    rel.to_owned()
+                } else {
+                    format!("{dir}/{rel}")
+                };
+                assert!(
+                    listed.contains(&full.as_str()),
+                    "{} imports missing {full}",
+                    a.path
+                );
             }
             for part in text.split("from \"../").skip(1) {
                 let rel = part.split('"').next().unwrap();
                 let full = format!("js/{rel}");
-                assert!(listed.contains(&full.as_str()), "{} imports missing {full}", a.path);
+                assert!(
+                    listed.contains(&full.as_str()),
+                    "{} imports missing {full}",
+                    a.path
+                );
             }
         }
     }

@@ -29,7 +29,10 @@ pub fn router(access: UiAccess) -> Router {
         .route("/logs", get(page))
         .route("/metrics", get(page))
         .route("/assets/{*path}", get(asset))
-        .route("/favicon.ico", get(|h: HeaderMap| async move { assets::serve("favicon.svg", &h) }))
+        .route(
+            "/favicon.ico",
+            get(|h: HeaderMap| async move { assets::serve("favicon.svg", &h) }),
+        )
         .route("/login", get(login_form).post(login))
         .route("/logout", get(logout).post(logout))
         .with_state(access)
@@ -70,7 +73,12 @@ fn login_page(next: &str, error: Option<&str>, status: StatusCode) -> Response {
         .map(|a| std::str::from_utf8(a.body).unwrap_or_default())
         .unwrap_or_default();
     let error = error
-        .map(|e| format!("<div class=\"error-box\" role=\"alert\">{}</div>", escape_html(e)))
+        .map(|e| {
+            format!(
+                "<div class=\"error-box\" role=\"alert\">{}</div>",
+                escape_html(e)
+            )
+        })
         .unwrap_or_default();
     let body = template
         .replace("{{error}}", &error)
@@ -103,11 +111,18 @@ async fn login(State(access): State<UiAccess>, body: String) -> Response {
     let next = access::safe_next(next.as_deref());
     if !access.token_matches(token.trim()) {
         tracing::warn!("UI login refused: wrong access token");
-        return login_page(&next, Some("That token is not right. Check --ui-token / LAMBDASCOPE_UI_TOKEN."), StatusCode::UNAUTHORIZED);
+        return login_page(
+            &next,
+            Some("That token is not right. Check --ui-token / LAMBDASCOPE_UI_TOKEN."),
+            StatusCode::UNAUTHORIZED,
+        );
     }
     let session = access.new_session();
     let mut r = Redirect::to(&next).into_response();
-    let cookie = format!("{}={session}; Path=/; HttpOnly; SameSite=Strict", access::SESSION_COOKIE);
+    let cookie = format!(
+        "{}={session}; Path=/; HttpOnly; SameSite=Strict",
+        access::SESSION_COOKIE
+    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -119,7 +134,10 @@ async fn logout(State(access): State<UiAccess>, headers: HeaderMap) -> Response 
         access.end_session(id);
     }
     let mut r = Redirect::to("/login").into_response();
-    let cookie = format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", access::SESSION_COOKIE);
+    let cookie = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        access::SESSION_COOKIE
+    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -109,6 +109,7 @@ export async function render(view, ctx) {
       timeChart({
         title: "Invocations and errors",
         xs,
+        integer: true,
         format: (v) => count(v),
         series: [
           { label: "Invocations", values: vals(inv), color: "--chart-1", bars: true },
@@ -128,11 +129,13 @@ export async function render(view, ctx) {
       timeChart({
         title: "Cold starts and init duration",
         xs,
+        integer: true,
         format: (v) => count(v),
         format2: ms,
         series: [
           { label: "Cold starts", values: vals(cold), color: "--chart-5", bars: true },
-          { label: "Init duration (avg)", values: initBody ? bucketMetric(initBody, xs, step) : [], color: "--chart-4", scale: "y2", points: true },
+          // aws.lambda.enhanced.init_duration is in seconds (post_runtime_duration in ms).
+          { label: "Init duration (avg)", values: initBody ? bucketMetric(initBody, xs, step).map((v) => (v === null ? null : v * 1000)) : [], color: "--chart-4", scale: "y2", points: true },
         ],
       }),
       timeChart({

@@ -89,7 +89,7 @@ export async function render(view, ctx) {
         fig("Billed duration", ms(report.billed)),
         fig("Memory used", `${mb(report.maxMemory)} / ${mb(report.memorySize)}`),
         fig("Init duration", report.init !== null ? ms(report.init) : "– (warm)"),
-        fig("Status", report.status || "success"),
+        fig("Status", report.status || (isError ? "error" : "success")),
       )
     : h("p", { class: "muted" }, "No REPORT line stored for this invocation yet.");
 

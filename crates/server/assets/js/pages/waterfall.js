@@ -80,7 +80,16 @@ export function waterfall(spans) {
       span.name,
       span.resource && span.resource !== span.name ? h("span", { class: "muted" }, " " + span.resource) : null,
     );
-    const textLeft = left + width > 80 ? `right:${(100 - left + 1).toFixed(2)}%` : `left:${(left + width + 0.8).toFixed(2)}%`;
+    // The duration goes right of the bar; if no room there, left of it; if neither, inside it.
+    let textPos = `left:${(left + width + 0.8).toFixed(2)}%`;
+    let inside = false;
+    if (left + width > 82) {
+      if (left > 18) textPos = `right:${(100 - left + 0.8).toFixed(2)}%`;
+      else {
+        textPos = `right:${(100 - left - width + 0.8).toFixed(2)}%`;
+        inside = true;
+      }
+    }
     const row = h(
       "div",
       { class: "wf-row", dataset: { span: span.span_id, name: span.name }, role: "listitem" },
@@ -89,7 +98,7 @@ export function waterfall(spans) {
         "div",
         { class: "wf-track" },
         h("div", { class: `wf-bar ${kind}`, style: `left:${left.toFixed(2)}%;width:${width.toFixed(2)}%` }),
-        h("span", { class: "wf-time", style: textLeft }, ms(span.duration_ns / 1e6)),
+        h("span", { class: "wf-time" + (inside ? " inside" : ""), style: textPos }, ms(span.duration_ns / 1e6)),
       ),
     );
     label.addEventListener("click", () => {
