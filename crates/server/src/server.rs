@@ -78,7 +78,7 @@ impl Server {
             config.extra_routes.clone(),
         );
         let app = match config.ui.clone() {
-            Some(access) => crate::ui::mount(app, access),
+            Some(access) => crate::ui::mount(app, access, store.clone()),
             None => app,
         };
         let (stop_tx, stop_rx) = watch::channel(false);

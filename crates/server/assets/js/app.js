@@ -1,7 +1,7 @@
 // The shell: routes paths to pages, keeps the time range and auto-refresh, and switches theme.
 // Pages are plain modules exporting `render(view, ctx)`; they may return {refresh, dispose}.
 import { h } from "./format.js";
-import { RANGES } from "./api.js";
+import { RANGES, prefetchFunctions } from "./api.js";
 
 const ROUTES = [
   [/^\/$/, "functions", () => import("./pages/functions.js")],
@@ -154,4 +154,5 @@ try {
   /* ignore */
 }
 scheduleRefresh();
+if (location.pathname === "/" && !document.getElementById("preloaded-functions")) prefetchFunctions(rangeKey());
 route();

@@ -2,6 +2,31 @@
 // (200 of them must cost nothing on the home page).
 import { h, svg } from "./format.js";
 
+let uplotLoading = null;
+
+/** Loads uPlot (script + stylesheet) once, on the first page that draws a chart; the home
+ *  page never pays for it. */
+export function loadCharts() {
+  if (window.uPlot) return Promise.resolve();
+  if (!uplotLoading) {
+    uplotLoading = new Promise((resolve, reject) => {
+      const css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = "/assets/vendor/uplot/uPlot.min.css";
+      document.head.append(css);
+      const s = document.createElement("script");
+      s.src = "/assets/vendor/uplot/uPlot.iife.min.js";
+      s.onload = () => resolve();
+      s.onerror = () => {
+        uplotLoading = null;
+        reject(new Error("the chart library failed to load; reload the page"));
+      };
+      document.head.append(s);
+    });
+  }
+  return uplotLoading;
+}
+
 export function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }

@@ -73,6 +73,31 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
                    img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
                    form-action 'self'";
 
+/// An embedded text file ("" if absent, which the asset tests rule out).
+pub fn text(path: &str) -> &'static str {
+    index()
+        .get(path)
+        .and_then(|(a, _)| std::str::from_utf8(a.body).ok())
+        .unwrap_or_default()
+}
+
+/// Headers every HTML page gets: no caching of data-bearing pages, CSP, no sniffing.
+pub fn page_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
 /// Serves `path`, answering 304 when the browser's copy is current.
 pub fn serve(path: &str, request_headers: &HeaderMap) -> Response {
     let Some((asset, etag)) = index().get(path) else {

@@ -1,7 +1,7 @@
 // One function: its charts over the range, configuration tags and recent invocations.
 import * as api from "../api.js";
 import { h, count, percent, ms, mb, usd, clock, isoTime, statusBadge, coldBadge } from "../format.js";
-import { timeChart } from "../charts.js";
+import { timeChart, loadCharts } from "../charts.js";
 import { href, setQuery } from "../app.js";
 
 const FILTERS = [
@@ -58,6 +58,7 @@ export async function render(view, ctx) {
     metric("aws.lambda.enhanced.post_runtime_duration"),
     api.metrics({ name: "aws.lambda.enhanced.invocations", from: w.from, to: w.to, tags: fnTag, limit: 1000 }).catch(() => null),
     api.invocations(name, { limit: 1 }).catch(() => null),
+    loadCharts(),
   ]);
   if (!ctx.isCurrent()) return null;
 

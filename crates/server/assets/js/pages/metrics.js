@@ -2,7 +2,7 @@
 // percentiles over time.
 import * as api from "../api.js";
 import { h, count } from "../format.js";
-import { timeChart } from "../charts.js";
+import { timeChart, loadCharts } from "../charts.js";
 import { setQuery } from "../app.js";
 
 const KNOWN = [
@@ -86,7 +86,7 @@ export async function render(view, ctx) {
       return;
     }
     const w = api.window(ctx.range);
-    const body = await api.metrics({ name, tags: tagsInput.value.trim(), from: w.from, to: w.to, limit: 10000 });
+    const [body] = await Promise.all([api.metrics({ name, tags: tagsInput.value.trim(), from: w.from, to: w.to, limit: 10000 }), loadCharts()]);
     if (!ctx.isCurrent()) return;
     const start = Math.floor(w.from / w.step) * w.step;
     const xs = [];

@@ -1,0 +1,162 @@
+//! How fast the home page (the functions table) appears with 200 functions and 1M
+//! invocations stored: server time for the HTML and `/api/functions`, then a real headless
+//! chromium load until the rows are painted. Prints figures and the ratio to the 300 ms
+//! budget. Run with `bench/ui.sh`.
+
+#[path = "../tests/ui_support/mod.rs"]
+mod ui_support;
+
+use std::time::Instant;
+
+use lambdascope_server::store::{InvocationFacts, WriteBatch};
+use lambdascope_server::ui::UiAccess;
+use ui_support::browser::Browser;
+use ui_support::{http, start_server};
+
+const BUDGET_MS: f64 = 300.0;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let functions = env_usize("BENCH_FUNCTIONS", 200);
+    let total = env_usize("BENCH_INVOCATIONS", 1_000_000);
+    let runs = env_usize("BENCH_RUNS", 15);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (server, _dir) = rt.block_on(start_server(UiAccess::open()));
+    let addr = server.addr();
+    let store = server.store();
+    let now = now_ms();
+
+    // Seeded straight through the store API (the intake path has its own benchmark).
+    let started = Instant::now();
+    let span_ms = 3_600_000.0 / total as f64;
+    for b in 0..total.div_ceil(5000) {
+        let mut batch = WriteBatch::default();
+        for i in b * 5000..((b + 1) * 5000).min(total) {
+            let duration = 15.0 + (i % 700) as f64 * (1.0 + (i % functions) as f64 / 40.0);
+            batch.invocations.push(InvocationFacts {
+                request_id: format!("req-{i:08}"),
+                function: Some(format!("service-{:03}-handler", i % functions)),
+                start_ms: Some(now - 3_600_000 + (i as f64 * span_ms) as i64),
+                cold_start: Some(i % 61 == 0),
+                duration_ms: Some(duration),
+                billed_ms: Some(duration.ceil()),
+                memory_mb: Some(128 << (i % functions % 4)),
+                max_memory_mb: Some(50 + (i % 70) as i64),
+                error: Some(i % 89 == 0),
+                timeout: Some(false),
+                oom: Some(false),
+                ..InvocationFacts::default()
+            });
+        }
+        store.write(batch).unwrap();
+    }
+    println!(
+        "lambdascope UI home page benchmark: {functions} functions, {total} invocations in the last hour (stored in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Server time.
+    let api_path = format!(
+        "/api/functions?from={}&to={}",
+        now - 3_600_000,
+        now + 60_000
+    );
+    let body = http::request(addr, "GET", &api_path, &[], b"")
+        .unwrap()
+        .json();
+    let rows = body["functions"].as_array().unwrap();
+    let counted: u64 = rows
+        .iter()
+        .map(|f| f["invocations"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        (rows.len(), counted as usize),
+        (functions, total),
+        "everything stored is counted"
+    );
+    let time = |path: &str| {
+        median(
+            (0..runs)
+                .map(|_| {
+                    let t = Instant::now();
+                    let r = http::request(addr, "GET", path, &[], b"").unwrap();
+                    assert_eq!(r.status, 200);
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect(),
+        )
+    };
+    let html_ms = time("/");
+    let api_ms = time(&api_path);
+    println!("server: GET / {html_ms:.2} ms, GET /api/functions (1 h) {api_ms:.1} ms (medians of {runs})");
+
+    // First paint of the rows in a real browser, from navigation start.
+    let browser = Browser::start();
+    browser.set_size(1440, 900);
+    let mut painted = Vec::new();
+    let mut fcp = Vec::new();
+    let mut breakdown = Vec::new();
+    for run in 0..=runs {
+        browser.goto("about:blank");
+        browser.goto(&format!("http://{addr}/?range=1h"));
+        let v = browser.wait_for(
+            "the painted functions table",
+            "const m = performance.getEntriesByName('functions-painted')[0];\
+             const f = performance.getEntriesByName('first-contentful-paint')[0];\
+             const nav = performance.getEntriesByType('navigation')[0];\
+             const api = performance.getEntriesByType('resource').find(r => r.name.includes('/api/functions'));\
+             return m ? [m.startTime, f ? f.startTime : null, document.querySelectorAll('#functions tbody tr').length,\
+               nav.responseEnd, api ? api.startTime : null, api ? api.responseEnd : null] : null",
+        );
+        breakdown.push((
+            v[3].as_f64().unwrap_or(0.0),
+            v[4].as_f64().unwrap_or(0.0),
+            v[5].as_f64().unwrap_or(0.0),
+        ));
+        let rows_on_page = v[2].as_u64().unwrap_or(0);
+        assert_eq!(rows_on_page as usize, functions, "all functions listed");
+        let p = v[0].as_f64().unwrap();
+        if run == 0 {
+            println!("browser, first load (cold cache): rows painted at {p:.0} ms");
+            continue;
+        }
+        painted.push(p);
+        if let Some(f) = v[1].as_f64() {
+            fcp.push(f);
+        }
+    }
+    let p = median(painted);
+    let last = breakdown.last().copied().unwrap_or_default();
+    println!(
+        "browser, last load: HTML received {:.0} ms, /api/functions requested {:.0} ms and received {:.0} ms after navigation start",
+        last.0, last.1, last.2
+    );
+    println!(
+        "browser, warm loads: first contentful paint {:.0} ms, rows painted {p:.0} ms (medians of {runs})",
+        if fcp.is_empty() { f64::NAN } else { median(fcp) }
+    );
+    println!(
+        "home page rendered (navigation start -> {functions} rows painted): {p:.0} ms   budget <= {BUDGET_MS:.0} ms   ratio {:.2}x (budget/measured)",
+        BUDGET_MS / p
+    );
+    drop(browser);
+    drop(server);
+}
