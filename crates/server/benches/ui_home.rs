@@ -114,8 +114,8 @@ fn main() {
     let mut painted = Vec::new();
     let mut fcp = Vec::new();
     let mut breakdown = Vec::new();
+    // Each run loads the page anew in the same tab (as a refresh does; `/` is never cached).
     for run in 0..=runs {
-        browser.goto("about:blank");
         browser.goto(&format!("http://{addr}/?range=1h"));
         let v = browser.wait_for(
             "the painted functions table",

@@ -268,6 +268,7 @@ fn ui_function_page_leads_to_an_invocation_waterfall_with_its_logs() {
         "configuration tags: {chips}"
     );
     b.screenshot("function");
+    b.screenshot_full_page("function-full");
 
     // Only the errors.
     b.click("button[data-filter=errors]");
@@ -339,6 +340,7 @@ fn ui_function_page_leads_to_an_invocation_waterfall_with_its_logs() {
     b.click("#trace .wf-row[data-name='requests.request'] button");
     b.wait_for("the span's tags", "const d = document.querySelector('#span-detail'); return d && d.textContent.includes('402 Payment Required')");
     b.screenshot("invocation");
+    b.screenshot_full_page("invocation-full");
 
     // A cold start shows its load span.
     let cold = fx

@@ -2,9 +2,11 @@
 // Pages are plain modules exporting `render(view, ctx)`; they may return {refresh, dispose}.
 import { h } from "./format.js";
 import { RANGES, prefetchFunctions } from "./api.js";
+// The home page is imported up front (no extra hop on the most visited page); the others load on demand.
+import * as functionsPage from "./pages/functions.js";
 
 const ROUTES = [
-  [/^\/$/, "functions", () => import("./pages/functions.js")],
+  [/^\/$/, "functions", () => Promise.resolve(functionsPage)],
   [/^\/functions\/([^/]+)$/, "functions", () => import("./pages/function.js")],
   [/^\/invocations\/([^/]+)$/, "functions", () => import("./pages/invocation.js")],
   [/^\/traces\/([^/]+)$/, "functions", () => import("./pages/invocation.js"), "trace"],

@@ -244,6 +244,16 @@ impl Browser {
         self.click(&format!("{css} option[value=\"{value}\"]"));
     }
 
+    /// A screenshot of the whole page (the window grown to the page's height, then restored).
+    pub fn screenshot_full_page(&self, name: &str) -> PathBuf {
+        let height = self.eval("return document.documentElement.scrollHeight", json!([])).as_u64().unwrap_or(900);
+        self.set_size(1440, (height as u32 + 140).min(6000));
+        std::thread::sleep(std::time::Duration::from_millis(300)); // let charts follow the resize
+        let path = self.screenshot(name);
+        self.set_size(1440, 900);
+        path
+    }
+
     /// Saves a PNG screenshot under `test-artifacts/ui/<name>.png` and returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let b64 = self.call("GET", "/screenshot", json!({}));

@@ -112,14 +112,10 @@ export function waterfall(spans) {
   const legend = h(
     "p",
     { class: "muted", style: "font-size:12px" },
-    "Bars: ",
-    h("span", { class: "chip" }, "inferred trigger"),
-    " ",
-    h("span", { class: "chip" }, "function"),
-    " ",
-    h("span", { class: "chip cold-text" }, "cold start"),
-    " ",
-    h("span", { class: "chip err-text" }, "error"),
+    h("span", { class: "swatch inferred" }), " inferred trigger ",
+    h("span", { class: "swatch" }), " span ",
+    h("span", { class: "swatch cold" }), " cold start ",
+    h("span", { class: "swatch error" }), " error",
     " · select a span to see its tags",
   );
   return h("div", {}, h("div", { class: "wf-axis", "aria-hidden": "true" }, h("span", {}), h("div", { class: "ticks" }, ticks)), list, legend, holder);
