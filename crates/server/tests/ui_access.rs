@@ -99,11 +99,11 @@ fn ui_token_guards_pages_and_query_api_but_not_the_intake() {
     let with_cookie =
         http::request(addr, "GET", "/api/functions", &[("Cookie", &session)], b"").unwrap();
     assert_eq!(with_cookie.status, 200);
-    assert_eq!(
-        http::request(addr, "GET", "/", &[("Cookie", &session)], b"")
-            .unwrap()
-            .status,
-        200
+    let home = http::request(addr, "GET", "/", &[("Cookie", &session)], b"").unwrap();
+    assert_eq!(home.status, 200);
+    assert!(
+        home.text().contains("data-function=\"checkout-api\""),
+        "the home table is rendered on the server"
     );
     // Logging out ends the session.
     http::request(addr, "POST", "/logout", &[("Cookie", &session)], b"").unwrap();

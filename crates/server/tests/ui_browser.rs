@@ -388,6 +388,28 @@ fn ui_log_search_finds_a_known_line_and_links_to_its_invocation() {
         "return document.querySelectorAll('#trace .wf-row').length >= 4",
     );
 
+    // Live tail: a line sent now shows up at the top without a reload.
+    b.goto(&format!("http://{}/logs?range=1h", fx.addr));
+    b.wait_for(
+        "recent log lines",
+        "return document.querySelectorAll('#log-results .log-line').length > 10",
+    );
+    b.click("#live-tail");
+    assert_eq!(
+        b.eval(
+            "return document.querySelector('#live-tail').getAttribute('aria-pressed')",
+            json!([])
+        ),
+        "true"
+    );
+    seed::post_log(
+        fx.addr,
+        KEY,
+        "billing-cron",
+        "tail marker: invoice batch 77 sent",
+    );
+    b.wait_for("the new line at the top", "return document.querySelector('#log-results .log-line').textContent.includes('invoice batch 77')");
+
     // Level filter: only error lines.
     b.goto(&format!("http://{}/logs?range=1h&status=error", fx.addr));
     b.wait_for("error lines only", "const l = [...document.querySelectorAll('#log-results .log-line')]; return l.length === 3 && l.every(x => x.classList.contains('error'))");

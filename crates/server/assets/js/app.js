@@ -122,8 +122,11 @@ refreshSelect.addEventListener("change", () => {
 });
 
 document.getElementById("theme-toggle").addEventListener("click", () => {
-  const next = document.documentElement.getAttribute("data-theme") === "dark" ? "light" : "dark";
+  const current = document.documentElement.getAttribute("data-theme") || (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+  const next = current === "dark" ? "light" : "dark";
   document.documentElement.setAttribute("data-theme", next);
+  // The server reads the cookie to send pages in this theme (no blocking script before paint).
+  document.cookie = `lambdascope_theme=${next}; Path=/; Max-Age=31536000; SameSite=Lax`;
   try {
     localStorage.setItem("lambdascope-theme", next);
   } catch (e) {

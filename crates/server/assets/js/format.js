@@ -63,7 +63,8 @@ export function mb(v) {
 export function usd(v) {
   if (v === null || v === undefined) return "–";
   if (v === 0) return "$0";
-  if (v < 0.01) return "$" + v.toPrecision(2);
+  // Per-invocation prices are tiny: two significant digits without exponent notation.
+  if (v < 0.01) return "$" + v.toFixed(Math.min(12, Math.ceil(-Math.log10(v)) + 1));
   if (v < 100) return "$" + v.toFixed(2);
   return "$" + Math.round(v).toLocaleString("en-US");
 }

@@ -6,8 +6,8 @@
 
 pub mod access;
 pub mod assets;
+mod home;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::store::{Store, TimeRange};
+use crate::store::Store;
 
 pub use access::{QueryAccessGranted, UiAccess};
 
@@ -27,7 +27,7 @@ pub const PAGE_PREFIXES: &[&str] = &["/functions", "/invocations", "/traces", "/
 /// The UI's own routes: pages, assets, login and logout.
 pub fn router(access: UiAccess, store: Arc<dyn Store>) -> Router {
     Router::new()
-        .route("/", get(home).with_state(store))
+        .route("/", get(home::home).with_state(store))
         .route("/functions/{name}", get(page))
         .route("/invocations/{request_id}", get(page))
         .route("/traces/{trace_id}", get(page))
@@ -50,63 +50,8 @@ pub fn mount(app: Router, access: UiAccess, store: Arc<dyn Store>) -> Router {
         .layer(middleware::from_fn_with_state(access, access::check))
 }
 
-/// Time ranges of the picker (keys as in `js/api.js`).
-fn range_ms(key: &str) -> Option<i64> {
-    Some(match key {
-        "15m" => 15 * 60_000,
-        "1h" => 3_600_000,
-        "4h" => 4 * 3_600_000,
-        "1d" => 86_400_000,
-        "2d" => 2 * 86_400_000,
-        "7d" => 7 * 86_400_000,
-        _ => return None,
-    })
-}
-
-/// The home page with its table's data inlined (`<script type="application/json">`), so the
-/// rows paint as soon as the modules run instead of one API round trip later. The range is
-/// `?range=` or 1 h; the page refetches if the browser wants another.
-async fn home(
-    State(store): State<Arc<dyn Store>>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let key = q
-        .get("range")
-        .filter(|k| range_ms(k).is_some())
-        .map(String::as_str)
-        .unwrap_or("1h")
-        .to_owned();
-    let to = crate::http_now_ms() + 1;
-    let range = TimeRange {
-        from_ms: to - range_ms(&key).unwrap_or(3_600_000),
-        to_ms: to,
-    };
-    let rows = tokio::task::spawn_blocking(move || store.functions(range)).await;
-    let Ok(Ok(rows)) = rows else {
-        // The page still works: its script asks the API, which reports the error.
-        return assets::serve("index.html", &headers);
-    };
-    let data = serde_json::json!({
-        "range": key, "from": range.from_ms, "to": range.to_ms, "functions": rows
-    });
-    // `<` escaped so no value can close the script element.
-    let json = data.to_string().replace('<', "\\u003c");
-    let shell = assets::text("index.html");
-    let html = shell.replacen(
-        "</head>",
-        &format!(
-            "<script type=\"application/json\" id=\"preloaded-functions\">{json}</script>\n</head>"
-        ),
-        1,
-    );
-    let mut r = Html(html).into_response();
-    assets::page_headers(r.headers_mut());
-    r
-}
-
 async fn page(headers: HeaderMap) -> Response {
-    assets::serve("index.html", &headers)
+    home::shell_page(&headers, None)
 }
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {

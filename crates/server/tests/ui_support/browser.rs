@@ -246,7 +246,10 @@ impl Browser {
 
     /// A screenshot of the whole page (the window grown to the page's height, then restored).
     pub fn screenshot_full_page(&self, name: &str) -> PathBuf {
-        let height = self.eval("return document.documentElement.scrollHeight", json!([])).as_u64().unwrap_or(900);
+        let height = self
+            .eval("return document.documentElement.scrollHeight", json!([]))
+            .as_u64()
+            .unwrap_or(900);
         self.set_size(1440, (height as u32 + 140).min(6000));
         std::thread::sleep(std::time::Duration::from_millis(300)); // let charts follow the resize
         let path = self.screenshot(name);

@@ -153,6 +153,31 @@ fn span(
     }
 }
 
+/// Sends one log line of `function`, stamped now.
+pub fn post_log(addr: SocketAddr, key: &str, function: &str, message: &str) {
+    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
+    let entry = LogEntry {
+        message: message.into(),
+        timestamp: Some(now_ms()),
+        status: Some("info".into()),
+        hostname: Some(arn.clone()),
+        service: Some(function.into()),
+        ddsource: Some("lambda".into()),
+        lambda: Some(LambdaContext {
+            arn: Some(arn),
+            request_id: None,
+        }),
+        ..LogEntry::default()
+    };
+    post(
+        addr,
+        key,
+        "/api/v2/logs",
+        "application/json",
+        &intake_logs::encode(&[entry]),
+    );
+}
+
 /// Sends everything; returns the invocations it made.
 pub fn seed(addr: SocketAddr, key: &str) -> Vec<Seeded> {
     let now = now_ms();
