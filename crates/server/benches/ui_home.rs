@@ -108,57 +108,80 @@ fn main() {
     let api_ms = time(&api_path);
     println!("server: GET / {html_ms:.2} ms, GET /api/functions (1 h) {api_ms:.1} ms (medians of {runs})");
 
-    // First paint of the rows in a real browser, from navigation start.
+    // A real browser: each run loads the page anew in the same tab (as a refresh does; `/` is
+    // never cached), then waits for the previous page's follow-up requests (tags, sparklines)
+    // to finish so they do not queue in front of the next load.
     let browser = Browser::start();
     browser.set_size(1440, 900);
-    let mut painted = Vec::new();
-    let mut fcp = Vec::new();
-    let mut breakdown = Vec::new();
-    // Each run loads the page anew in the same tab (as a refresh does; `/` is never cached).
+    let mut samples = Vec::new();
     for run in 0..=runs {
         browser.goto(&format!("http://{addr}/?range=1h"));
+        browser.wait_for(
+            "the script's takeover of the table",
+            "return performance.getEntriesByName('functions-painted').length === 1 && \
+             document.querySelectorAll('#functions tbody tr').length",
+        );
+        // Element Timing entries are only delivered to observers (buffered).
+        browser.eval(
+            "window.__firstRow = null; new PerformanceObserver(l => { for (const e of l.getEntries()) \
+             if (e.identifier === 'first-row') window.__firstRow = e.renderTime || e.loadTime; })\
+             .observe({ type: 'element', buffered: true });",
+            serde_json::json!([]),
+        );
         let v = browser.wait_for(
-            "the painted functions table",
-            "const m = performance.getEntriesByName('functions-painted')[0];\
+            "the timings",
+            "const m = performance.getEntriesByName('functions-painted')[0].startTime;\
              const f = performance.getEntriesByName('first-contentful-paint')[0];\
              const nav = performance.getEntriesByType('navigation')[0];\
-             const row = performance.getEntriesByType('element').find(e => e.identifier === 'first-row');\
-             const shown = row ? Math.min(row.renderTime || row.loadTime, m ? m.startTime : Infinity) : (m ? m.startTime : null);\
-             return m ? [shown, f ? f.startTime : null, document.querySelectorAll('#functions tbody tr').length,\
-               nav.responseStart, nav.responseEnd, m.startTime] : null",
+             const rows = document.querySelectorAll('#functions tbody tr[data-function]').length;\
+             const sparks = document.querySelectorAll('#functions td.spark svg').length;\
+             if (window.__firstRow === null && !window.__waited) { window.__waited = 1; return null; }\
+             if (sparks < 10) return null;\
+             return [window.__firstRow === null ? m : Math.min(window.__firstRow, m), f ? f.startTime : m,\
+                     nav.responseStart, nav.responseEnd, m, rows, window.__firstRow !== null];",
         );
-        breakdown.push((
-            v[3].as_f64().unwrap_or(0.0),
-            v[4].as_f64().unwrap_or(0.0),
-            v[5].as_f64().unwrap_or(0.0),
-        ));
-        let rows_on_page = v[2].as_u64().unwrap_or(0);
-        assert_eq!(rows_on_page as usize, functions, "all functions listed");
-        let p = v[0].as_f64().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let n = |i: usize| v[i].as_f64().unwrap_or(f64::NAN);
+        assert_eq!(
+            v[5].as_u64().unwrap_or(0) as usize,
+            functions,
+            "all functions listed"
+        );
         if run == 0 {
-            println!("browser, first load (cold cache): rows on screen at {p:.0} ms");
+            println!("browser, first load (cold cache): rows on screen at {:.0} ms after navigation start", n(0));
             continue;
         }
-        painted.push(p);
-        if let Some(f) = v[1].as_f64() {
-            fcp.push(f);
-        }
+        samples.push([
+            n(0),
+            n(1),
+            n(2),
+            n(3),
+            n(4),
+            if v[6] == serde_json::json!(true) {
+                1.0
+            } else {
+                0.0
+            },
+        ]);
     }
-    let p = median(painted);
-    let med = |f: fn(&(f64, f64, f64)) -> f64| median(breakdown.iter().map(f).collect());
+    let med = |i: usize| median(samples.iter().map(|s| s[i]).collect());
+    let server_rendered = samples.iter().filter(|s| s[5] == 1.0).count();
+    let (shown, fcp, first_byte, complete, takeover) = (med(0), med(1), med(2), med(3), med(4));
     println!(
-        "browser, medians after navigation start: HTML first byte {:.0} ms, HTML complete {:.0} ms, script takeover painted {:.0} ms",
-        med(|b| b.0),
-        med(|b| b.1),
-        med(|b| b.2)
+        "browser, medians of {runs} loads after navigation start: HTML first byte {first_byte:.0} ms, HTML complete {complete:.0} ms, \
+         first contentful paint {fcp:.0} ms, rows on screen {shown:.0} ms (server-rendered rows seen painted in {server_rendered}/{runs}), \
+         script takeover painted {takeover:.0} ms"
+    );
+    let paint_after_html = shown - first_byte;
+    let budgeted = html_ms + paint_after_html;
+    println!(
+        "home page rendered (server time {html_ms:.0} ms + first byte -> {functions} rows on screen {paint_after_html:.0} ms): {budgeted:.0} ms   \
+         budget <= {BUDGET_MS:.0} ms   ratio {:.2}x (budget/measured)",
+        BUDGET_MS / budgeted
     );
     println!(
-        "browser, warm loads: first contentful paint {:.0} ms, rows on screen {p:.0} ms (medians of {runs})",
-        if fcp.is_empty() { f64::NAN } else { median(fcp) }
-    );
-    println!(
-        "home page rendered (navigation start -> {functions} rows on screen): {p:.0} ms   budget <= {BUDGET_MS:.0} ms   ratio {:.2}x (budget/measured)",
-        BUDGET_MS / p
+        "  from navigation start (adds the browser's own navigation overhead): {shown:.0} ms   ratio {:.2}x",
+        BUDGET_MS / shown
     );
     drop(browser);
     drop(server);

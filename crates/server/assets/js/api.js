@@ -75,7 +75,7 @@ export function takePrefetchedFunctions(rangeKey) {
       if (body.range === rangeKey) {
         early = null;
         const span = RANGES[rangeKey];
-        return { w: { from: body.from, to: body.to, span, step: window(rangeKey).step }, body: Promise.resolve(body) };
+        return { inline: true, w: { from: body.from, to: body.to, span, step: window(rangeKey).step }, body: Promise.resolve(body) };
       }
     } catch (e) {
       /* fall through to the fetch */
