@@ -24,8 +24,6 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the transaction could not be committed: {0}")]
-    Commit(String),
     #[error("the store's writer thread has stopped; restart the server")]
     WriterGone,
     #[error("invalid cursor {0:?}; pass the next_cursor value of a previous page unchanged")]

@@ -1,8 +1,8 @@
 //! The embedded default backend: one SQLite file in WAL mode.
 //!
 //! One dedicated writer thread owns the only write connection and commits each
-//! payload atomically (its own savepoint; payloads queued together share one
-//! commit), so writers never contend for SQLite's single write lock and a payload
+//! payload atomically (payloads queued together share one commit; if that fails
+//! each is retried alone), so writers never contend for SQLite's single write lock and a payload
 //! is acknowledged only after the commit that holds it. Readers use a small pool of
 //! read connections, which WAL lets run alongside the writer.
 
@@ -169,47 +169,42 @@ fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<WriterJob>) {
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
 }
 
-/// Commits queued payloads in one transaction, each inside its own savepoint: a
-/// payload that fails rolls back alone, and nobody is answered before the commit.
-fn write_group(
-    conn: &mut Connection,
-    group: Vec<(WriteBatch, mpsc::SyncSender<Result<(), StoreError>>)>,
-) {
-    let mut tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(err) => {
-            let message = err.to_string();
-            for (_, reply) in group {
-                let _ = reply.send(Err(StoreError::Commit(message.clone())));
+type Reply = mpsc::SyncSender<Result<(), StoreError>>;
+
+/// Commits queued payloads in one transaction and answers nobody before the commit.
+/// If anything fails, the group is rolled back and each payload is retried in its
+/// own transaction, so only a payload that fails by itself is refused.
+fn write_group(conn: &mut Connection, group: Vec<(WriteBatch, Reply)>) {
+    if group.len() > 1 {
+        let together = (|| {
+            let tx = conn.transaction()?;
+            for (batch, _) in &group {
+                write::apply(&tx, batch)?;
             }
-            return;
+            tx.commit()
+        })();
+        match together {
+            Ok(()) => {
+                for (_, reply) in group {
+                    let _ = reply.send(Ok(()));
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "group commit failed; retrying payloads one by one")
+            }
         }
-    };
-    let mut outcomes = Vec::with_capacity(group.len());
+    }
     for (batch, reply) in group {
         let result = (|| {
-            let sp = tx.savepoint()?;
-            write::apply(&sp, &batch)?;
-            sp.commit()
+            let tx = conn.transaction()?;
+            write::apply(&tx, &batch)?;
+            tx.commit()
         })();
         if let Err(err) = &result {
-            tracing::warn!(error = %err, "payload not stored; rolled back");
+            tracing::warn!(error = %err, "payload not stored; transaction rolled back");
         }
-        outcomes.push((reply, result.map_err(StoreError::from)));
-    }
-    match tx.commit() {
-        Ok(()) => {
-            for (reply, result) in outcomes {
-                let _ = reply.send(result);
-            }
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "commit failed; no payload of this group is stored");
-            let message = err.to_string();
-            for (reply, _) in outcomes {
-                let _ = reply.send(Err(StoreError::Commit(message.clone())));
-            }
-        }
+        let _ = reply.send(result.map_err(StoreError::from));
     }
 }
 
