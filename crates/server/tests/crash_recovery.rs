@@ -27,14 +27,25 @@ fn binary() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().unwrap();
-    let beside = exe.parent().and_then(Path::parent).unwrap().join("lambdascope");
+    let beside = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("lambdascope");
     if beside.exists() {
         return beside;
     }
     let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lambdascope-bin");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "-p", "lambdascope", "--bin", "lambdascope", "--target-dir"])
+        .args([
+            "build",
+            "-p",
+            "lambdascope",
+            "--bin",
+            "lambdascope",
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()

@@ -275,3 +275,19 @@ fn concurrent_writers_lose_nothing() {
     assert_eq!(f["function"], "busy");
     assert_eq!(f["invocations"], total);
 }
+
+#[test]
+fn extra_routes_mount_beside_the_api_without_a_key() {
+    use axum::routing::get;
+    let ui = axum::Router::new().route("/", get(|| async { "homepage" }));
+    let server = TestServer::start_with(|c| c.extra_routes = Some(ui));
+    let page = request(server.addr, "GET", "/", &[], b"").unwrap();
+    assert_eq!((page.status, page.text().as_str()), (200, "homepage"));
+    assert_eq!(
+        request(server.addr, "GET", "/api/functions", &[], b"")
+            .unwrap()
+            .status,
+        403
+    );
+    assert_eq!(server.get("/api/functions").status, 200);
+}
