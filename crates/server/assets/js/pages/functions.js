@@ -255,6 +255,16 @@ export async function render(view, ctx) {
     sparkCache.clear();
     if (adopt) {
       adopt = false; // the served rows stand; later loads redraw
+      // The server sent the first screenful; the rest follow once it is on screen.
+      const servedCount = tbody.rows.length;
+      if (servedCount < state.rows.length) {
+        await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+        if (!ctx.isCurrent()) return;
+        const served = new Set([...tbody.rows].map((tr) => tr.dataset.function));
+        const rest = state.rows.filter((r) => !served.has(r.function));
+        rest.sort((a, b) => b.invocations - a.invocations || (a.function < b.function ? -1 : 1));
+        tbody.append(...rest.map(rowFor));
+      }
       observeSparks();
     } else {
       drawTiles();
