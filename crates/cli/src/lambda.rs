@@ -82,6 +82,14 @@ struct InstrumentArgs {
     /// Explicit extension layer version ARN.
     #[arg(long = "extension-layer-arn")]
     extension_layer_arn: Option<String>,
+    /// Account to take Datadog's layers from (mirrors); Datadog's own by default.
+    #[arg(
+        short = 'a',
+        long = "layer-account",
+        alias = "layerAccount",
+        hide = true
+    )]
+    layer_account: Option<String>,
     /// DD_TRACE_ENABLED (true|false, default true).
     #[arg(long)]
     tracing: Option<String>,
@@ -228,6 +236,7 @@ async fn instrument(args: InstrumentArgs) -> Result<ExitCode> {
         apm_flush_deadline: args
             .apm_flush_deadline
             .or_else(|| text(&cfg.apm_flush_deadline)),
+        layer_account: args.layer_account.or(cfg.layer_aws_account),
     };
     let sel = selection(&raw_selection, &env, "instrument")?;
     let (choice, mut options) = instrument_options(&raw, &env)?;

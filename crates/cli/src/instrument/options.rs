@@ -104,6 +104,8 @@ pub struct ConfigFile {
     pub layers: Option<String>,
     pub layer_arn: Option<String>,
     pub extension_layer_arn: Option<String>,
+    #[serde(rename = "layerAWSAccount")]
+    pub layer_aws_account: Option<String>,
     pub tracing: Option<serde_json::Value>,
     pub merge_xray_traces: Option<serde_json::Value>,
     pub flush_metrics_to_logs: Option<serde_json::Value>,
@@ -219,6 +221,7 @@ pub struct RawInstrumentFlags {
     pub version: Option<String>,
     pub extra_tags: Option<String>,
     pub apm_flush_deadline: Option<String>,
+    pub layer_account: Option<String>,
 }
 
 /// Validates instrument flags into the layer choice and the plan options (layers unresolved).
@@ -287,6 +290,7 @@ pub fn instrument_options(
         version: raw.version.clone(),
         tags,
         apm_flush_deadline: raw.apm_flush_deadline.clone(),
+        datadog_account: raw.layer_account.clone(),
         ..InstrumentOptions::default()
     };
     Ok((choice, options))

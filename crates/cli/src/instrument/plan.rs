@@ -161,6 +161,8 @@ pub struct InstrumentOptions {
     /// `key:value` tags for `DD_TAGS` (extra tags and source-code integration), already lower-cased.
     pub tags: Vec<String>,
     pub apm_flush_deadline: Option<String>,
+    /// Account to take Datadog's layers from instead of Datadog's own (mirrors, tests).
+    pub datadog_account: Option<String>,
     /// Version of the tool, written to the `lambdascope_cli` tag as `v<version>`.
     pub tool_version: String,
 }
@@ -184,6 +186,7 @@ impl Default for InstrumentOptions {
             version: None,
             tags: Vec::new(),
             apm_flush_deadline: None,
+            datadog_account: None,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
@@ -308,6 +311,7 @@ fn resolve_layer(
     slot: LayerSlot,
     request: &LayerRequest,
     site: &str,
+    datadog_account: Option<&str>,
 ) -> Result<Option<String>, PlanError> {
     let arch = function.architecture;
     match request {
@@ -321,12 +325,11 @@ fn resolve_layer(
                 },
                 LayerSlot::Extension => layer_catalog::datadog_extension_layer(arch).to_string(),
             };
-            Ok(Some(layer_catalog::datadog_layer_arn(
-                &function.region,
-                site,
-                &name,
-                *version,
-            )))
+            let region = &function.region;
+            Ok(Some(match datadog_account {
+                Some(account) => layer_catalog::layer_version_arn(region, account, &name, *version),
+                None => layer_catalog::datadog_layer_arn(region, site, &name, *version),
+            }))
         }
         LayerRequest::Lambdascope { arns } => {
             let name = match (slot, runtime.family) {
@@ -432,6 +435,7 @@ pub fn plan_instrument(
         LayerSlot::Library,
         &options.library_layer,
         &site,
+        options.datadog_account.as_deref(),
     )?;
     let extension = resolve_layer(
         function,
@@ -439,6 +443,7 @@ pub fn plan_instrument(
         LayerSlot::Extension,
         &options.extension_layer,
         &site,
+        options.datadog_account.as_deref(),
     )?;
 
     // Handler redirect only when a library is attached: without it the redirect target is missing.
