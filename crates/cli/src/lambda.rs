@@ -63,7 +63,16 @@ struct SelectionArgs {
     concurrency: usize,
 }
 
+const INSTRUMENT_ENV_HELP: &str = "Environment:
+  DATADOG_API_KEY_SECRET_ARN  Secrets Manager ARN of the API key  -> DD_API_KEY_SECRET_ARN
+  DATADOG_API_KEY_SSM_ARN     SSM parameter ARN of the API key    -> DD_API_KEY_SSM_ARN
+  DATADOG_KMS_API_KEY         KMS-encrypted API key               -> DD_KMS_API_KEY
+  DATADOG_API_KEY             plain API key (quick tests)         -> DD_API_KEY
+  DATADOG_SITE                datadoghq.com, datadoghq.eu, us3/us5/ap1/ap2/uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com
+  (precedence KMS > Secrets Manager > SSM > plain; AWS credentials from the usual chain or --profile)";
+
 #[derive(clap::Args)]
+#[command(after_help = INSTRUMENT_ENV_HELP)]
 struct InstrumentArgs {
     #[command(flatten)]
     selection: SelectionArgs,
@@ -112,10 +121,10 @@ struct InstrumentArgs {
     #[arg(long)]
     service: Option<String>,
     /// DD_ENV.
-    #[arg(long = "env", id = "dd_env")]
+    #[arg(long = "env", id = "dd_env", value_name = "ENV")]
     dd_env: Option<String>,
     /// DD_VERSION.
-    #[arg(long = "version", id = "dd_version")]
+    #[arg(long = "version", id = "dd_version", value_name = "VERSION")]
     dd_version: Option<String>,
     /// Extra DD_TAGS: key:value,key:value.
     #[arg(long = "extra-tags", alias = "extraTags")]
