@@ -25,7 +25,7 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum LambdaCommand {
     /// Add the library and extension layers, redirect the handler and set DD_* variables.
-    Instrument(InstrumentArgs),
+    Instrument(Box<InstrumentArgs>),
     /// Restore the handler and remove the layers, variables and tags instrument added.
     Uninstrument(UninstrumentArgs),
 }
@@ -149,7 +149,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .build()?;
     runtime.block_on(async move {
         match args.command {
-            LambdaCommand::Instrument(a) => instrument(a).await,
+            LambdaCommand::Instrument(a) => instrument(*a).await,
             LambdaCommand::Uninstrument(a) => uninstrument(a).await,
         }
     })
@@ -263,7 +263,10 @@ async fn instrument(args: InstrumentArgs) -> Result<ExitCode> {
     let request = RunRequest {
         selection: sel,
         profile,
-        action: Action::Instrument { choice, options },
+        action: Action::Instrument {
+            choice,
+            options: Box::new(options),
+        },
         dry_run: args.selection.dry_run,
         concurrency: args.selection.concurrency,
     };

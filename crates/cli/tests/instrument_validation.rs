@@ -6,6 +6,9 @@ use instrument_support::*;
 
 const KEY_ENV: (&str, &str) = ("DATADOG_API_KEY", API_KEY);
 
+/// Arguments, environment, and the message expected.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+
 /// Runs the CLI, expects failure, returns stdout + stderr.
 fn refused(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = moto.run(args, env);
@@ -45,7 +48,7 @@ async fn validation_errors_change_nothing() {
         before.push(snapshot(&client, n).await);
     }
 
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec!["lambda", "instrument", "-r", REGION],
             vec![KEY_ENV],

@@ -32,7 +32,7 @@ use super::runtime::RuntimeFamily;
 pub enum Action {
     Instrument {
         choice: LayerChoice,
-        options: InstrumentOptions,
+        options: Box<InstrumentOptions>,
     },
     Uninstrument,
 }
@@ -85,9 +85,9 @@ async fn clients(
 ) -> BTreeMap<String, LambdaApi> {
     let mut map = BTreeMap::new();
     for region in regions {
-        if !map.contains_key(&region) {
-            let api = LambdaApi::connect(&region, profile).await;
-            map.insert(region, api);
+        if let std::collections::btree_map::Entry::Vacant(slot) = map.entry(region) {
+            let api = LambdaApi::connect(slot.key(), profile).await;
+            slot.insert(api);
         }
     }
     map
@@ -230,7 +230,7 @@ pub async fn run(
                     let options = InstrumentOptions {
                         library_layer: library,
                         extension_layer: extension,
-                        ..options.clone()
+                        ..(**options).clone()
                     };
                     plan_instrument(&config, &options).map_err(|e| e.to_string())
                 });
