@@ -413,3 +413,58 @@ async fn config_file_supplies_functions_and_settings() {
         "true"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn source_code_integration_adds_git_tags_or_warns() {
+    let moto = Moto::start();
+    let client = moto.client().await;
+    publish_ours(&client).await;
+    create_function(&client, NewFunction::python("git-fn")).await;
+    let args = ["lambda", "instrument", "-f", "git-fn", "-r", REGION, "-s"];
+
+    // Not a repository: a warning, and the function is still instrumented.
+    let out = moto.run(&args, &[KEY_ENV]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not in a git repository"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        snapshot(&client, "git-fn").await.handler,
+        "lambdascope.handler.handler"
+    );
+
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(moto.dir.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&ok.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(moto.dir.path().join("app.py"), "x = 1\n").unwrap();
+    git(&["add", "app.py"]);
+    git(&["commit", "-q", "-m", "app"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://deploy:secret@example.com/shop.git",
+    ]);
+    let sha = git(&["rev-parse", "HEAD"]);
+
+    let out = moto.run(&args, &[KEY_ENV]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tags = snapshot(&client, "git-fn").await.env["DD_TAGS"].clone();
+    assert_eq!(
+        tags,
+        format!("git.commit.sha:{sha},git.repository_url:https://example.com/shop.git")
+    );
+}

@@ -412,9 +412,19 @@ pub fn plan_instrument(
     let mut env = function.env.clone();
     let already_ours = function.tags.contains_key(VERSION_TAG);
 
-    // Managed variables that predate the first instrumentation stay after uninstrument.
+    // Managed variables that predate the first instrumentation stay after uninstrument. A
+    // function another tool instrumented (datadog-ci, a plugin) got its DD_* from that tool, so
+    // none of them count as the user's own.
+    let by_other_tool = function.tags.contains_key("dd_sls_ci")
+        || REDIRECT_HANDLERS.contains(&function.handler.as_str())
+        || function
+            .layers
+            .iter()
+            .any(|l| layer_name(l).is_some_and(|n| known_slot(n).is_some()));
     let kept: BTreeSet<String> = if already_ours {
         parse_name_list(function.tags.get(KEPT_TAG))
+    } else if by_other_tool {
+        BTreeSet::new()
     } else {
         MANAGED_VARIABLES
             .iter()

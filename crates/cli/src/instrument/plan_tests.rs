@@ -334,3 +334,24 @@ fn too_many_layers_is_an_error() {
     let err = plan_instrument(&f, &options()).unwrap_err();
     assert!(matches!(err, PlanError::TooManyLayers { count: 6, .. }));
 }
+
+#[test]
+fn taking_over_from_datadog_ci_removes_its_variables_on_uninstrument() {
+    let mut f = function("python3.12");
+    f.handler = "datadog_lambda.handler.handler".into();
+    f.env
+        .insert("DD_LAMBDA_HANDLER".into(), "app.handler".into());
+    f.env.insert("DD_API_KEY".into(), "k".repeat(32));
+    f.env.insert("DD_SITE".into(), "datadoghq.com".into());
+    f.tags.insert("dd_sls_ci".into(), "v5.21.2".into());
+    let ours = apply(&f, &plan_instrument(&f, &options()).unwrap());
+    assert!(!ours.tags.contains_key(KEPT_TAG));
+    let restored = apply(&ours, &plan_uninstrument(&ours));
+    assert_eq!(restored.handler, "app.handler");
+    assert!(
+        !restored.env.keys().any(|k| k.starts_with("DD_")),
+        "{:?}",
+        restored.env
+    );
+    assert_eq!(restored.layers, function("python3.12").layers);
+}
