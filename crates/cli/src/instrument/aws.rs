@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, LayerVersionContentInput};
 
@@ -34,6 +34,27 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 pub struct LambdaApi {
     client: aws_sdk_lambda::Client,
     pub region: String,
+}
+
+/// A one-line description of an SDK error: `Code: message` for service errors, else the chain
+/// of causes (connection refused, timeout, credentials) without debug dumps.
+pub fn describe<E>(err: &E) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    if let Some(code) = err.code() {
+        return format!("{code}: {}", err.message().unwrap_or("(no message)"));
+    }
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 /// Whether an SDK error is one a write should be retried on.
@@ -88,9 +109,7 @@ impl LambdaApi {
             .function_name(identifier)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("couldn't fetch {identifier}: {}", DisplayErrorContext(e))
-            })?;
+            .map_err(|e| anyhow::anyhow!("couldn't fetch {identifier}: {}", describe(&e)))?;
         let config = out
             .configuration()
             .with_context(|| format!("GetFunction returned no configuration for {identifier}"))?;
@@ -137,7 +156,7 @@ impl LambdaApi {
                     anyhow::anyhow!(
                         "couldn't list functions in {}: {}",
                         self.region,
-                        DisplayErrorContext(e)
+                        describe(&e)
                     )
                 })?;
             names.extend(
@@ -176,7 +195,7 @@ impl LambdaApi {
                 is_retryable,
             )
             .await
-            .map_err(|e| anyhow::anyhow!("update failed: {}", DisplayErrorContext(e)))?;
+            .map_err(|e| anyhow::anyhow!("update failed: {}", describe(&e)))?;
         }
         if !plan.tags_to_set.is_empty() {
             let tags: HashMap<String, String> = plan.tags_to_set.clone().into_iter().collect();
@@ -191,7 +210,7 @@ impl LambdaApi {
                 is_retryable,
             )
             .await
-            .map_err(|e| anyhow::anyhow!("tagging failed: {}", DisplayErrorContext(e)))?;
+            .map_err(|e| anyhow::anyhow!("tagging failed: {}", describe(&e)))?;
         }
         if !plan.tags_to_remove.is_empty() {
             with_retries(
@@ -205,7 +224,7 @@ impl LambdaApi {
                 is_retryable,
             )
             .await
-            .map_err(|e| anyhow::anyhow!("untagging failed: {}", DisplayErrorContext(e)))?;
+            .map_err(|e| anyhow::anyhow!("untagging failed: {}", describe(&e)))?;
         }
         Ok(())
     }
@@ -224,7 +243,7 @@ impl LambdaApi {
             Err(e) => anyhow::bail!(
                 "couldn't list versions of layer {name} in {}: {}",
                 self.region,
-                DisplayErrorContext(e)
+                describe(&e)
             ),
         };
         Ok(out
@@ -249,7 +268,7 @@ impl LambdaApi {
             Err(e) => anyhow::bail!(
                 "couldn't read layer {name}:{version} in {}: {}",
                 self.region,
-                DisplayErrorContext(e)
+                describe(&e)
             ),
         }
     }
@@ -288,7 +307,7 @@ impl LambdaApi {
             anyhow::anyhow!(
                 "couldn't publish layer {name} in {}: {}",
                 self.region,
-                DisplayErrorContext(e)
+                describe(&e)
             )
         })?;
         out.layer_version_arn()
