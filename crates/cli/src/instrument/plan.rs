@@ -19,10 +19,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::layer_catalog::{
-    self, known_slot, layer_name, LayerSlot, DATADOG_NODE_HANDLER, DATADOG_PYTHON_HANDLER,
+    known_slot, layer_name, LayerSlot, DATADOG_NODE_HANDLER, DATADOG_PYTHON_HANDLER,
     LAMBDASCOPE_PYTHON_HANDLER, REDIRECT_HANDLERS,
 };
 use super::runtime::{Architecture, Runtime, RuntimeFamily};
+
+use super::layer_placement::{place_layer, resolve_layer};
+pub use super::revert::plan_uninstrument;
 
 /// Lambda's limit on the total size of environment variable names and values, in bytes.
 pub const ENV_LIMIT_BYTES: usize = 4096;
@@ -284,7 +287,7 @@ pub fn environment_size(env: &BTreeMap<String, String>) -> usize {
     env.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
-fn parse_name_list(value: Option<&String>) -> BTreeSet<String> {
+pub(super) fn parse_name_list(value: Option<&String>) -> BTreeSet<String> {
     value
         .map(|v| v.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default()
@@ -301,77 +304,6 @@ fn redirect_handler(flavor: LayerFlavor, family: RuntimeFamily) -> Option<&'stat
         (RuntimeFamily::Python, LayerFlavor::Datadog) => Some(DATADOG_PYTHON_HANDLER),
         (RuntimeFamily::Node, _) => Some(DATADOG_NODE_HANDLER),
         (RuntimeFamily::Provided, _) => None,
-    }
-}
-
-/// Resolves a request to an exact ARN for this function's runtime, architecture and region.
-fn resolve_layer(
-    function: &FunctionConfig,
-    runtime: &Runtime,
-    slot: LayerSlot,
-    request: &LayerRequest,
-    site: &str,
-    datadog_account: Option<&str>,
-) -> Result<Option<String>, PlanError> {
-    let arch = function.architecture;
-    match request {
-        LayerRequest::None => Ok(None),
-        LayerRequest::Arn(arn) => Ok(Some(arn.clone())),
-        LayerRequest::Datadog { version } => {
-            let name = match slot {
-                LayerSlot::Library => match runtime.datadog_library_layer(arch) {
-                    Some(name) => name,
-                    None => return Ok(None),
-                },
-                LayerSlot::Extension => layer_catalog::datadog_extension_layer(arch).to_string(),
-            };
-            let region = &function.region;
-            Ok(Some(match datadog_account {
-                Some(account) => layer_catalog::layer_version_arn(region, account, &name, *version),
-                None => layer_catalog::datadog_layer_arn(region, site, &name, *version),
-            }))
-        }
-        LayerRequest::Lambdascope { arns } => {
-            let name = match (slot, runtime.family) {
-                (LayerSlot::Library, RuntimeFamily::Provided) => return Ok(None),
-                (LayerSlot::Library, RuntimeFamily::Node) => {
-                    return Err(PlanError::NoLambdascopeLibrary {
-                        arn: function.arn.clone(),
-                        family: runtime.family,
-                    })
-                }
-                (LayerSlot::Library, RuntimeFamily::Python) => {
-                    layer_catalog::LAMBDASCOPE_PYTHON_LAYER
-                }
-                (LayerSlot::Extension, _) => layer_catalog::lambdascope_extension_layer(arch),
-            };
-            match arns.get(name) {
-                Some(arn) => Ok(Some(arn.clone())),
-                None => Err(PlanError::LayerNotPublished {
-                    arn: function.arn.clone(),
-                    layer: name.to_string(),
-                    region: function.region.clone(),
-                }),
-            }
-        }
-    }
-}
-
-/// Puts `desired` in its slot: drops other layers of the same slot (any publisher, runtime or
-/// architecture) and older versions of the same layer, keeps every other layer in place.
-fn place_layer(layers: &mut Vec<String>, slot: LayerSlot, desired: &str) {
-    let desired_name = layer_name(desired);
-    layers.retain(|existing| {
-        if existing == desired {
-            return true;
-        }
-        let Some(name) = layer_name(existing) else {
-            return true;
-        };
-        known_slot(name) != Some(slot) && Some(name) != desired_name
-    });
-    if !layers.iter().any(|l| l == desired) {
-        layers.push(desired.to_string());
     }
 }
 
@@ -602,51 +534,6 @@ pub fn plan_instrument(
         tags_to_set,
         tags_to_remove: Vec::new(),
     })
-}
-
-/// Plans removing instrumentation: restores the handler, removes the variables, layers and tags
-/// instrumentation added, and only those. A function that was never instrumented is left alone.
-pub fn plan_uninstrument(function: &FunctionConfig) -> FunctionPlan {
-    let before = Settings {
-        handler: function.handler.clone(),
-        env: function.env.clone(),
-        layers: function.layers.clone(),
-    };
-    let ours = function.tags.contains_key(VERSION_TAG);
-    let redirected = REDIRECT_HANDLERS.contains(&function.handler.as_str());
-    let extra_layers = parse_name_list(function.tags.get(LAYERS_TAG));
-    let is_instrumented_layer = |arn: &String| {
-        layer_name(arn).is_some_and(|n| known_slot(n).is_some() || extra_layers.contains(n))
-    };
-    let has_layers = function.layers.iter().any(is_instrumented_layer);
-
-    let mut after = before.clone();
-    if ours || redirected || has_layers {
-        let kept = parse_name_list(function.tags.get(KEPT_TAG));
-        if redirected {
-            if let Some(original) = function.env.get("DD_LAMBDA_HANDLER") {
-                after.handler = original.clone();
-            }
-        }
-        for key in MANAGED_VARIABLES {
-            if !kept.contains(key) {
-                after.env.remove(key);
-            }
-        }
-        after.layers.retain(|l| !is_instrumented_layer(l));
-    }
-    let tags_to_remove = [VERSION_TAG, KEPT_TAG, LAYERS_TAG]
-        .into_iter()
-        .filter(|k| function.tags.contains_key(*k))
-        .map(str::to_string)
-        .collect();
-    FunctionPlan {
-        arn: function.arn.clone(),
-        before,
-        after,
-        tags_to_set: BTreeMap::new(),
-        tags_to_remove,
-    }
 }
 
 #[cfg(test)]
