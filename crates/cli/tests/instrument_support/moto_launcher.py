@@ -12,9 +12,12 @@ import json
 import logging
 import os
 import sys
+import time
+from typing import Any
 
 import boto3
 from moto.awslambda.responses import LambdaResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import ThreadedMotoServer
 
 _list_functions = LambdaResponse.list_functions
@@ -36,6 +39,21 @@ def _paged_list_functions(self: LambdaResponse) -> str:
 
 
 LambdaResponse.list_functions = _paged_list_functions
+
+# Benchmarks only (bench/instrument.sh): MOTO_LATENCY_MS adds a fixed delay to every request, the
+# network and service time a real API call has. moto itself answers in a few ms of Python under
+# one GIL, so without it concurrency has nothing to overlap. The tests never set it.
+_LATENCY_S = float(os.environ.get("MOTO_LATENCY_MS", "0")) / 1000.0
+if _LATENCY_S > 0:
+    _dispatch = DomainDispatcherApplication.__call__
+
+    def _delayed(
+        self: DomainDispatcherApplication, environ: Any, start_response: Any
+    ) -> Any:
+        time.sleep(_LATENCY_S)
+        return _dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = _delayed  # type: ignore[method-assign]
 
 
 def main() -> None:
