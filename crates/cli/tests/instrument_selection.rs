@@ -200,3 +200,31 @@ async fn interactive_mode_reads_answers_from_stdin() {
     );
     assert_eq!(snapshot(&client, "bravo").await, before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn functions_in_two_regions_each_get_their_regions_layers() {
+    let moto = Moto::start();
+    let east = moto.client().await;
+    let west = moto.client_in("eu-west-1").await;
+    publish_ours(&east).await;
+    publish_ours(&west).await;
+    publish_layer(&west, "Lambdascope-Extension", 1).await; // eu-west-1 is at version 2
+    create_function(&east, NewFunction::python("east-fn")).await;
+    create_function(&west, NewFunction::python("west-fn")).await;
+
+    let west_arn = format!("arn:aws:lambda:eu-west-1:{ACCOUNT}:function:west-fn");
+    let out = moto.run(
+        &["lambda", "instrument", "-f", "east-fn", "-f", &west_arn],
+        &[KEY_ENV, ("AWS_DEFAULT_REGION", REGION)],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("2 updated"), "{}", stdout(&out));
+    assert_eq!(
+        snapshot(&east, "east-fn").await.layers[1],
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:layer:Lambdascope-Extension:1")
+    );
+    assert_eq!(
+        snapshot(&west, "west-fn").await.layers[1],
+        format!("arn:aws:lambda:eu-west-1:{ACCOUNT}:layer:Lambdascope-Extension:2")
+    );
+}

@@ -132,8 +132,12 @@ impl Moto {
     }
 
     pub async fn client(&self) -> aws_sdk_lambda::Client {
+        self.client_in(REGION).await
+    }
+
+    pub async fn client_in(&self, region: &str) -> aws_sdk_lambda::Client {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
+            .region(aws_config::Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_lambda::config::Credentials::new(
                 "testing", "testing", None, None, "test",
