@@ -115,16 +115,15 @@ pub(crate) struct Processes {
 }
 
 impl Processes {
+    /// Peak memory of the environment: the larger of the cgroup's peak (which misses pages charged
+    /// before a process joined it, such as shared libraries already in the page cache) and the sum of
+    /// the processes' peak RSS (which counts shared pages once per process).
     pub fn sample_peak(&mut self) -> u64 {
-        let now = match &self.cgroup {
-            Some(cg) => cg.peak_bytes(),
-            None => {
-                let mut sessions: Vec<i32> = self.extensions.iter().map(|(_, p)| *p).collect();
-                sessions.extend(self.runtime);
-                memory::process_tree_peak_bytes(&sessions)
-            }
-        };
-        self.peak_bytes = self.peak_bytes.max(now);
+        let mut sessions: Vec<i32> = self.extensions.iter().map(|(_, p)| *p).collect();
+        sessions.extend(self.runtime);
+        let tree = memory::process_tree_peak_bytes(&sessions);
+        let cgroup = self.cgroup.as_ref().map_or(0, |cg| cg.peak_bytes());
+        self.peak_bytes = self.peak_bytes.max(tree).max(cgroup);
         self.peak_bytes
     }
 

@@ -52,6 +52,7 @@ pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxErro
     let venv = root.join(runtime);
     let stamp = venv.join(".lambdascope-ready");
     if let Some(rt) = read_stamp(&venv, &stamp) {
+        warn_if_substituted(runtime, &rt);
         return Ok(rt);
     }
     fs::create_dir_all(&root).map_err(|e| SandboxError::io("create the runtime cache", e))?;
@@ -66,6 +67,7 @@ pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxErro
         ));
     }
     if let Some(rt) = read_stamp(&venv, &stamp) {
+        warn_if_substituted(runtime, &rt);
         return Ok(rt);
     }
     let (interpreter, version) = find_interpreter(runtime)?;
@@ -90,7 +92,20 @@ pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxErro
     // The venv's scripts name the build directory; only `bin/python` is used, which is a symlink.
     fs::write(&stamp, &version).map_err(|e| SandboxError::io("write the runtime stamp", e))?;
     drop(lock);
-    read_stamp(&venv, &stamp).ok_or_else(|| SandboxError::Runtime("the runtime venv is incomplete".into()))
+    let rt = read_stamp(&venv, &stamp)
+        .ok_or_else(|| SandboxError::Runtime("the runtime venv is incomplete".into()))?;
+    warn_if_substituted(runtime, &rt);
+    Ok(rt)
+}
+
+/// One line each time a runtime runs on another Python than the one it names.
+fn warn_if_substituted(runtime: &str, rt: &PythonRuntime) {
+    if runtime.trim_start_matches("python") != rt.version {
+        eprintln!(
+            "lambdascope: warning: {runtime} is not installed here; running it with python3 (Python {})",
+            rt.version
+        );
+    }
 }
 
 fn read_stamp(venv: &Path, stamp: &Path) -> Option<PythonRuntime> {
@@ -150,12 +165,7 @@ fn find_interpreter(runtime: &str) -> Result<(PathBuf, String), SandboxError> {
     }
     let fallback = PathBuf::from("python3");
     match probe(&fallback) {
-        Some(version) => {
-            eprintln!(
-                "lambdascope: warning: {runtime} is not installed here; running it with python3 (Python {version})"
-            );
-            Ok((fallback, version))
-        }
+        Some(version) => Ok((fallback, version)),
         None => Err(SandboxError::Runtime(format!(
             "no Python interpreter found for {runtime} (and no python3 on PATH); install Python 3"
         ))),
