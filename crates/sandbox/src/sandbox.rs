@@ -242,7 +242,15 @@ impl Sandbox {
             init_duration_ms: Some(init_ms),
             restore_duration_ms: None,
         };
-        self.finish_records(&request_id, Status::Error, Some(error_type.clone()), metrics, None, None, 0);
+        self.finish_records(
+            &request_id,
+            Status::Error,
+            Some(error_type.clone()),
+            (metrics, 0.0),
+            None,
+            None,
+            0,
+        );
         InvokeOutcome {
             log_tail: self.ctx.end_request(),
             request_id,
@@ -251,6 +259,7 @@ impl Sandbox {
             error_type: Some(error_type),
             status: Status::Error,
             metrics,
+            runtime_ms: None,
         }
     }
 
@@ -419,7 +428,10 @@ impl Sandbox {
             _ => now,
         };
         let duration_ms = ms_between(t0, end_at);
-        let runtime_ms = runtime_end.filter(|_| reset.is_none()).map_or(duration_ms, |r| ms_between(t0, r));
+        // runtimeDone covers the invoke until the runtime is back on `next` (not the extension tail).
+        let runtime_ms = runtime_end
+            .filter(|_| reset.is_none())
+            .map_or(duration_ms, |r| ms_between(t0, r));
         let metrics = ReportMetrics {
             duration_ms,
             billed_duration_ms: duration_ms.ceil() as u64,
@@ -448,8 +460,15 @@ impl Sandbox {
             _ => 0,
         };
         let runtime_status_error = if status == Status::Timeout { None } else { error_type.clone() };
-        self.finish_records(&request_id, status, runtime_status_error, metrics, spans, tracing, produced);
-        let _ = runtime_ms;
+        self.finish_records(
+            &request_id,
+            status,
+            runtime_status_error,
+            (metrics, runtime_ms),
+            spans,
+            tracing,
+            produced,
+        );
         let log_tail = self.ctx.end_request();
         if let Some(reason) = reset {
             if let Some(procs) = self.procs.take() {
@@ -464,6 +483,7 @@ impl Sandbox {
             status,
             metrics,
             log_tail,
+            runtime_ms: answer_done.map(|d| ms_between(t0, d)),
         }
     }
 
@@ -473,7 +493,7 @@ impl Sandbox {
         request_id: &str,
         status: Status,
         error_type: Option<String>,
-        metrics: ReportMetrics,
+        (metrics, runtime_ms): (ReportMetrics, f64),
         spans: Option<Vec<Span>>,
         tracing: Option<Tracing>,
         produced_bytes: u64,
@@ -483,7 +503,7 @@ impl Sandbox {
             status,
             error_type: error_type.clone(),
             metrics: Some(RuntimeDoneMetrics {
-                duration_ms: metrics.duration_ms,
+                duration_ms: runtime_ms,
                 produced_bytes: Some(produced_bytes),
             }),
             spans,

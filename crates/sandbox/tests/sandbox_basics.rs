@@ -151,3 +151,39 @@ async fn host_isolation_runs_the_function_on_host_paths() {
     assert_eq!(body["env"]["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap().split(':').next(), Some("127.0.0.1"));
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_apis_refuse_bad_calls_with_lambdas_error_codes() {
+    let (config, _) = function("basic", "app.probe");
+    let mut sandbox = Sandbox::start(config).await.unwrap();
+    let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+    assert_eq!(outcome.status, Status::Success, "{outcome:?}");
+    let body = json(&outcome.payload);
+    let expect = [
+        ("unknown_id", 400, "InvalidRequestID"),
+        ("init_error_late", 403, "InvalidStateTransition"),
+        ("next_no_id", 403, "Extension.MissingExtensionIdentifier"),
+        ("next_bad_id", 403, "Extension.InvalidExtensionIdentifier"),
+        ("register_late", 403, "Extension.RegistrationClosed"),
+        ("register_no_name", 403, "Extension.InvalidExtensionName"),
+        ("subscribe_unknown", 403, "Extension.UnknownExtensionIdentifier"),
+    ];
+    for (key, status, error_type) in expect {
+        assert_eq!(body[key][0], status, "{key}: {}", body[key]);
+        assert_eq!(body[key][1]["errorType"], error_type, "{key}: {}", body[key]);
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_that_is_not_installed_runs_on_python3_with_a_warning() {
+    // python3.14 is not installed on the test machines; the sandbox substitutes python3.
+    let (mut config, _) = function("basic", "app.env");
+    config.runtime = "python3.14".into();
+    let mut sandbox = Sandbox::start(config).await.unwrap();
+    let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+    assert_eq!(outcome.status, Status::Success, "{outcome:?}");
+    let body = json(&outcome.payload);
+    assert_eq!(body["env"]["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.14");
+    sandbox.shutdown().await;
+}

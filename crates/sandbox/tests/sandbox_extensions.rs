@@ -20,7 +20,17 @@ fn checker_result(lines: &Lines) -> Value {
 }
 
 async fn run_checker(isolation: Isolation) -> (Lines, Vec<lambdascope_sandbox::InvokeOutcome>) {
+    run_checker_with(isolation, &[]).await
+}
+
+async fn run_checker_with(
+    isolation: Isolation,
+    env: &[(&str, &str)],
+) -> (Lines, Vec<lambdascope_sandbox::InvokeOutcome>) {
     let (mut config, lines) = function("basic", "app.ok");
+    for (k, v) in env {
+        config.env.insert(k.to_string(), v.to_string());
+    }
     config.layers.push(fixtures().join("layers/checker"));
     config.isolation = isolation;
     if isolation == Isolation::Host {
@@ -47,7 +57,20 @@ async fn run_checker(isolation: Isolation) -> (Lines, Vec<lambdascope_sandbox::I
 #[tokio::test(flavor = "multi_thread")]
 async fn an_extension_gets_every_event_and_telemetry_record() {
     let (lines, outcomes) = run_checker(Isolation::Auto).await;
-    let result = checker_result(&lines);
+    check_all_events(&lines, &outcomes);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schema_2022_07_01_and_2025_01_29_work_too() {
+    for schema in ["2022-07-01", "2025-01-29"] {
+        let (lines, outcomes) =
+            run_checker_with(Isolation::Auto, &[("CHECKER_SCHEMA", schema)]).await;
+        check_all_events(&lines, &outcomes);
+    }
+}
+
+fn check_all_events(lines: &Lines, outcomes: &[lambdascope_sandbox::InvokeOutcome]) {
+    let result = checker_result(lines);
     assert_eq!(result["ok"], true, "problems: {}", result["problems"]);
     let ids: Vec<&str> = result["invokes"]
         .as_array()
@@ -78,6 +101,14 @@ async fn an_extension_gets_every_event_and_telemetry_record() {
     }
     // The invoke lasts until the extension is back on `next` (it sleeps 50 ms per INVOKE).
     assert!(outcomes[1].metrics.duration_ms >= 50.0, "{:?}", outcomes[1].metrics);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_deliveries_are_retried_and_init_events_replayed() {
+    // The listener starts 300 ms after subscribing: the first deliveries are refused.
+    let (lines, _) = run_checker_with(Isolation::Auto, &[("CHECKER_LISTEN_DELAY", "0.3")]).await;
+    let result = checker_result(&lines);
+    assert_eq!(result["ok"], true, "problems: {}", result["problems"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
