@@ -115,10 +115,7 @@ fn read_event(event: Option<&str>) -> anyhow::Result<Vec<u8>> {
         }
     };
     if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-        anyhow::bail!(
-            "event {} is not valid JSON: {e}",
-            event.unwrap_or("-")
-        );
+        anyhow::bail!("event {} is not valid JSON: {e}", event.unwrap_or("-"));
     }
     Ok(bytes)
 }

@@ -92,13 +92,18 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
     }
     if defs.is_empty() {
-        anyhow::bail!("no functions to serve: pass --config FILE or --name N --code DIR --handler H");
+        anyhow::bail!(
+            "no functions to serve: pass --config FILE or --name N --code DIR --handler H"
+        );
     }
     let mut functions = HashMap::new();
     for def in &defs {
         let config = build_config(def, args.isolation.as_deref())?;
         if functions
-            .insert(def.name.clone(), Arc::new(invoke_api::FunctionPool::new(config)))
+            .insert(
+                def.name.clone(),
+                Arc::new(invoke_api::FunctionPool::new(config)),
+            )
             .is_some()
         {
             anyhow::bail!("function {:?} is declared twice", def.name);

@@ -97,7 +97,11 @@ fn uuid_like() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    format!("{:08x}-0000-4000-8000-{:012x}", (nanos >> 48) as u32, nanos as u64 & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        (nanos >> 48) as u32,
+        nanos as u64 & 0xffff_ffff_ffff
+    )
 }
 
 /// `{name}` may be a name, `name:qualifier`, or an ARN.
@@ -139,14 +143,19 @@ async fn route(api: &InvokeApi, req: Request<Incoming>) -> ApiResponse {
                 None => aws_error(
                     StatusCode::NOT_FOUND,
                     "ResourceNotFoundException",
-                    &format!("Function not found: arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+                    &format!(
+                        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:{name}"
+                    ),
                 ),
             }
         }
         _ => aws_error(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
-            &format!("lambdascope local serves only the Invoke API, not {} {path}", req.method()),
+            &format!(
+                "lambdascope local serves only the Invoke API, not {} {path}",
+                req.method()
+            ),
         ),
     }
 }
@@ -159,7 +168,8 @@ fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
 }
 
 async fn invoke(pool: Arc<FunctionPool>, req: Request<Incoming>) -> ApiResponse {
-    let invocation_type = header(&req, "X-Amz-Invocation-Type").unwrap_or_else(|| "RequestResponse".into());
+    let invocation_type =
+        header(&req, "X-Amz-Invocation-Type").unwrap_or_else(|| "RequestResponse".into());
     let tail = header(&req, "X-Amz-Log-Type").is_some_and(|t| t == "Tail");
     let client_context = header(&req, "X-Amz-Client-Context")
         .and_then(|b| base64_decode(&b))
@@ -174,7 +184,11 @@ async fn invoke(pool: Arc<FunctionPool>, req: Request<Incoming>) -> ApiResponse 
             )
         }
     };
-    let payload = if payload.is_empty() { Bytes::from_static(b"{}") } else { payload };
+    let payload = if payload.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        payload
+    };
     if serde_json::from_slice::<serde_json::Value>(&payload).is_err() {
         return aws_error(
             StatusCode::BAD_REQUEST,
@@ -212,9 +226,10 @@ async fn invoke(pool: Arc<FunctionPool>, req: Request<Incoming>) -> ApiResponse 
                 resp = resp.header("X-Amz-Function-Error", err);
             }
             if tail {
-                resp = resp
-                    .header("X-Amz-Log-Type", "Tail")
-                    .header("X-Amz-Log-Result", base64_encode(outcome.log_tail.as_bytes()));
+                resp = resp.header("X-Amz-Log-Type", "Tail").header(
+                    "X-Amz-Log-Result",
+                    base64_encode(outcome.log_tail.as_bytes()),
+                );
             }
             resp.body(Full::new(outcome.payload)).unwrap_or_default()
         }
@@ -233,9 +248,10 @@ async fn run(
     let mut sandbox = match pool.take_idle() {
         Some(s) => s,
         None => {
-            let sink: lambdascope_sandbox::LogSink = Arc::new(|line: &lambdascope_sandbox::LogLine| {
-                eprintln!("{}", line.text);
-            });
+            let sink: lambdascope_sandbox::LogSink =
+                Arc::new(|line: &lambdascope_sandbox::LogLine| {
+                    eprintln!("{}", line.text);
+                });
             Sandbox::start_with_log_sink(pool.config.clone(), Some(sink)).await?
         }
     };
@@ -256,7 +272,11 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

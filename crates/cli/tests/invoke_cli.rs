@@ -40,18 +40,33 @@ fn the_example_runs_and_prints_cloudwatch_lines() {
         .collect();
     assert_eq!(responses.len(), 2);
     assert_eq!(responses[0]["statusCode"], 200);
-    assert!(responses[0]["body"].as_str().unwrap().contains("hello, lambdascope"));
+    assert!(responses[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("hello, lambdascope"));
     assert_eq!(stderr.matches("START RequestId:").count(), 2, "{stderr}");
     assert_eq!(stderr.matches("END RequestId:").count(), 2);
     assert_eq!(stderr.matches("REPORT RequestId:").count(), 2);
-    assert_eq!(stderr.matches("Init Duration:").count(), 1, "only the first invoke is cold");
+    assert_eq!(
+        stderr.matches("Init Duration:").count(),
+        1,
+        "only the first invoke is cold"
+    );
     assert!(stderr.contains("greeting lambdascope"), "{stderr}");
 }
 
 #[test]
 fn the_sqs_example_event_works_from_stdin_too() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lambdascope"))
-        .args(["invoke", "--code", "examples/hello", "--handler", "handler.lambda_handler", "--event", "-"])
+        .args([
+            "invoke",
+            "--code",
+            "examples/hello",
+            "--handler",
+            "handler.lambda_handler",
+            "--event",
+            "-",
+        ])
         .current_dir(repo())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -80,7 +95,11 @@ fn a_failing_invoke_exits_non_zero_with_the_error_payload() {
     assert!(!out.status.success());
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["errorType"], "KeyError");
-    assert!(text(&out.stderr).contains("Status: error"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Status: error"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -95,7 +114,11 @@ fn layers_can_be_zips() {
     .unwrap();
     let layer_dir = dir.path().join("layer");
     std::fs::create_dir_all(layer_dir.join("python")).unwrap();
-    std::fs::write(layer_dir.join("python/greeting.py"), "TEXT = 'from a zip layer'\n").unwrap();
+    std::fs::write(
+        layer_dir.join("python/greeting.py"),
+        "TEXT = 'from a zip layer'\n",
+    )
+    .unwrap();
     let zip = dir.path().join("layer.zip");
     let status = Command::new("python3")
         .args(["-m", "zipfile", "-c", zip.to_str().unwrap(), "python"])
@@ -120,27 +143,71 @@ fn layers_can_be_zips() {
 fn bad_input_gets_one_clear_line() {
     let cases: [(&[&str], &str); 6] = [
         (
-            &["invoke", "--code", "examples/hello", "--handler", "missing.handler"],
+            &[
+                "invoke",
+                "--code",
+                "examples/hello",
+                "--handler",
+                "missing.handler",
+            ],
             "handler module \"missing\" not found",
         ),
         (
-            &["invoke", "--code", "examples/hello", "--handler", "handler.lambda_handler", "--event", "Cargo.toml"],
+            &[
+                "invoke",
+                "--code",
+                "examples/hello",
+                "--handler",
+                "handler.lambda_handler",
+                "--event",
+                "Cargo.toml",
+            ],
             "is not valid JSON",
         ),
         (
-            &["invoke", "--code", "examples/hello", "--handler", "handler.lambda_handler", "--runtime", "nodejs20.x"],
+            &[
+                "invoke",
+                "--code",
+                "examples/hello",
+                "--handler",
+                "handler.lambda_handler",
+                "--runtime",
+                "nodejs20.x",
+            ],
             "unknown runtime \"nodejs20.x\"",
         ),
         (
-            &["invoke", "--code", "examples/hello", "--handler", "handler.lambda_handler", "--layer", "Cargo.toml"],
+            &[
+                "invoke",
+                "--code",
+                "examples/hello",
+                "--handler",
+                "handler.lambda_handler",
+                "--layer",
+                "Cargo.toml",
+            ],
             "neither a directory nor a zip",
         ),
         (
-            &["invoke", "--code", "no/such/dir", "--handler", "handler.lambda_handler"],
+            &[
+                "invoke",
+                "--code",
+                "no/such/dir",
+                "--handler",
+                "handler.lambda_handler",
+            ],
             "code directory no/such/dir does not exist",
         ),
         (
-            &["invoke", "--code", "examples/hello", "--handler", "handler.lambda_handler", "--env", "AWS_REGION=eu-west-1"],
+            &[
+                "invoke",
+                "--code",
+                "examples/hello",
+                "--handler",
+                "handler.lambda_handler",
+                "--env",
+                "AWS_REGION=eu-west-1",
+            ],
             "reserved by Lambda",
         ),
     ];

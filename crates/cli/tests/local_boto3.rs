@@ -35,7 +35,14 @@ impl Drop for Server {
 
 fn serve(config: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lambdascope"))
-        .args(["local", "serve", "--port", "0", "--config", config.to_str().unwrap()])
+        .args([
+            "local",
+            "serve",
+            "--port",
+            "0",
+            "--config",
+            config.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -128,9 +135,15 @@ def slow(event, context):\n    time.sleep(event['seconds'])\n    return 'slept'\
     assert_eq!(ok["status"], 200);
     assert_eq!(ok["version"], "$LATEST");
     assert!(ok["error"].is_null());
-    assert!(ok["payload"]["body"].as_str().unwrap().contains("hello, boto3"));
+    assert!(ok["payload"]["body"]
+        .as_str()
+        .unwrap()
+        .contains("hello, boto3"));
     let log = ok["log"].as_str().unwrap();
-    assert!(log.contains("START RequestId:") && log.contains("REPORT RequestId:"), "{log}");
+    assert!(
+        log.contains("START RequestId:") && log.contains("REPORT RequestId:"),
+        "{log}"
+    );
     assert!(log.contains("greeting boto3"), "{log}");
     assert_eq!(result["err"]["error"], "Unhandled");
     assert_eq!(result["err"]["payload"]["errorType"], "ValueError");
@@ -142,5 +155,8 @@ def slow(event, context):\n    time.sleep(event['seconds'])\n    return 'slept'\
     }
     // Then an idle environment is reused: warm.
     let after = result["after"].as_str().unwrap();
-    assert!(after.contains("REPORT") && !after.contains("Init Duration"), "{after}");
+    assert!(
+        after.contains("REPORT") && !after.contains("Init Duration"),
+        "{after}"
+    );
 }

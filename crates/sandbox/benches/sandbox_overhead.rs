@@ -53,8 +53,13 @@ fn bare_awslambdaric_start(python: &PathBuf, code: &std::path::Path) -> f64 {
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     let elapsed = t0.elapsed().as_secs_f64() * 1000.0;
-    assert!(line.starts_with("GET /2018-06-01/runtime/invocation/next"), "{line}");
-    let _ = reader.get_mut().write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+    assert!(
+        line.starts_with("GET /2018-06-01/runtime/invocation/next"),
+        "{line}"
+    );
+    let _ = reader
+        .get_mut()
+        .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
     let _ = child.kill();
     let _ = child.wait();
     elapsed
@@ -69,13 +74,19 @@ fn main() {
     let python = lambdascope_sandbox::cache_dir().join("runtimes/python3.11/bin/python");
     rt.block_on(async {
         // Creates the runtime venv if needed, and warms the page cache and .pyc files.
-        let mut first = Sandbox::start(FunctionConfig::new("warmup", code.path(), "trivial.handler"))
-            .await
-            .unwrap();
+        let mut first = Sandbox::start(FunctionConfig::new(
+            "warmup",
+            code.path(),
+            "trivial.handler",
+        ))
+        .await
+        .unwrap();
         first.invoke(InvokeRequest::new("{}")).await.unwrap();
         first.shutdown().await;
     });
-    let bare: Vec<f64> = (0..COLD_RUNS).map(|_| bare_awslambdaric_start(&python, code.path())).collect();
+    let bare: Vec<f64> = (0..COLD_RUNS)
+        .map(|_| bare_awslambdaric_start(&python, code.path()))
+        .collect();
     let bare_med = median(bare.clone());
     println!("bare awslambdaric start → first /next: median {bare_med:.2} ms (p90 {:.2} ms, n={COLD_RUNS})", p90(bare));
     for isolation in [Isolation::Host, Isolation::Namespaces] {
@@ -107,7 +118,10 @@ fn main() {
             let mut runtime = Vec::new();
             for i in 0..WARM_RUNS + 50 {
                 let t0 = Instant::now();
-                let outcome = sandbox.invoke(InvokeRequest::new(r#"{"x":1}"#)).await.unwrap();
+                let outcome = sandbox
+                    .invoke(InvokeRequest::new(r#"{"x":1}"#))
+                    .await
+                    .unwrap();
                 let total = t0.elapsed().as_secs_f64() * 1000.0;
                 if i >= 50 {
                     let rt_ms = outcome.runtime_ms.unwrap();

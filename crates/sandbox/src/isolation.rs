@@ -200,8 +200,14 @@ impl ChildSetup {
             libc::write(fd, b"0".as_ptr().cast(), 1);
         }
         if let Some((mnt, net)) = self.namespaces {
-            check(libc::setns(mnt, libc::CLONE_NEWNS), "enter the mount namespace")?;
-            check(libc::setns(net, libc::CLONE_NEWNET), "enter the network namespace")?;
+            check(
+                libc::setns(mnt, libc::CLONE_NEWNS),
+                "enter the mount namespace",
+            )?;
+            check(
+                libc::setns(net, libc::CLONE_NEWNET),
+                "enter the network namespace",
+            )?;
         }
         check(libc::chdir(self.cwd.as_ptr()), "chdir to the task root")?;
         check(libc::setsid(), "setsid")?;
@@ -287,9 +293,17 @@ pub(crate) fn host_ports_in<'a>(values: impl Iterator<Item = &'a str>) -> Vec<u1
             let after = &rest[at + HOST_ALIAS.len()..];
             let port = after
                 .strip_prefix(':')
-                .map(|p| p.chars().take_while(|c| c.is_ascii_digit()).collect::<String>())
+                .map(|p| {
+                    p.chars()
+                        .take_while(|c| c.is_ascii_digit())
+                        .collect::<String>()
+                })
                 .and_then(|p| p.parse::<u16>().ok())
-                .unwrap_or(if before.ends_with("https://") { 443 } else { 80 });
+                .unwrap_or(if before.ends_with("https://") {
+                    443
+                } else {
+                    80
+                });
             if !ports.contains(&port) {
                 ports.push(port);
             }

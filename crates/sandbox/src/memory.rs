@@ -41,7 +41,8 @@ impl MemoryCgroup {
                         && fs::write(dir.join("memory.swap.max"), "0").map_or(true, |_| true)
                 }
                 CgroupVersion::V1 => {
-                    let ok = fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).is_ok();
+                    let ok =
+                        fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).is_ok();
                     let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
                     ok
                 }
@@ -171,7 +172,11 @@ pub(crate) fn process_tree_peak_bytes(sessions: &[i32]) -> u64 {
     }
     let mut total = 0;
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {

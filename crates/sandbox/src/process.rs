@@ -60,7 +60,10 @@ pub(crate) fn spawn(
     let mut child = cmd.spawn().map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("could not start {}: {e}", launch.program.as_os_str().to_string_lossy()),
+            format!(
+                "could not start {}: {e}",
+                launch.program.as_os_str().to_string_lossy()
+            ),
         )
     })?;
     drop(procs_file);

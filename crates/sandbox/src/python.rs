@@ -78,7 +78,10 @@ pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxErro
     let building = root.join(format!("{runtime}.building"));
     let _ = fs::remove_dir_all(&building);
     run(
-        Command::new(&interpreter).arg("-m").arg("venv").arg(&building),
+        Command::new(&interpreter)
+            .arg("-m")
+            .arg("venv")
+            .arg(&building),
         "create the runtime venv",
     )?;
     run(
@@ -174,10 +177,7 @@ fn find_interpreter(runtime: &str) -> Result<(PathBuf, String), SandboxError> {
 
 fn probe(interpreter: &Path) -> Option<String> {
     let out = Command::new(interpreter)
-        .args([
-            "-c",
-            "import sys; print('%d.%d' % sys.version_info[:2])",
-        ])
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .output()
         .ok()?;
     out.status

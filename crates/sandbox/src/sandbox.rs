@@ -167,7 +167,8 @@ impl Sandbox {
             _namespaces: namespaces,
             _work: work,
         };
-        let (result, procs) = lifecycle::run_init(&sandbox.ctx, &sandbox.launcher, InitPhase::Init).await;
+        let (result, procs) =
+            lifecycle::run_init(&sandbox.ctx, &sandbox.launcher, InitPhase::Init).await;
         match result {
             InitResult::Ready { duration_ms } => {
                 sandbox.procs = Some(procs);
@@ -224,7 +225,12 @@ impl Sandbox {
         Ok(self.run_invoke(req, init_ms).await)
     }
 
-    fn failed_init_outcome(&self, error_type: String, payload: Bytes, init_ms: f64) -> InvokeOutcome {
+    fn failed_init_outcome(
+        &self,
+        error_type: String,
+        payload: Bytes,
+        init_ms: f64,
+    ) -> InvokeOutcome {
         let request_id = uuid::Uuid::new_v4().to_string();
         self.ctx.begin_request(&request_id);
         let start = TelemetryRecord::Start(Start {
@@ -232,7 +238,10 @@ impl Sandbox {
             version: Some("$LATEST".into()),
             tracing: None,
         });
-        self.ctx.platform_line(format!("START RequestId: {request_id} Version: $LATEST"), Some(&start));
+        self.ctx.platform_line(
+            format!("START RequestId: {request_id} Version: $LATEST"),
+            Some(&start),
+        );
         self.ctx.telemetry.emit(start);
         let metrics = ReportMetrics {
             duration_ms: 0.0,
@@ -278,7 +287,10 @@ impl Sandbox {
             version: Some("$LATEST".into()),
             tracing: tracing.clone(),
         });
-        self.ctx.platform_line(format!("START RequestId: {request_id} Version: $LATEST"), Some(&start));
+        self.ctx.platform_line(
+            format!("START RequestId: {request_id} Version: $LATEST"),
+            Some(&start),
+        );
         self.ctx.telemetry.emit(start);
         let (runtime_waiter, base_runtime, bases) = {
             let mut inner = self.ctx.shared.lock();
@@ -291,7 +303,11 @@ impl Sandbox {
             let waiter = rt.waiter.take();
             let base_runtime = rt.next_calls;
             let mut bases = HashMap::new();
-            for ext in inner.extensions.iter_mut().filter(|e| e.wants(EventType::Invoke)) {
+            for ext in inner
+                .extensions
+                .iter_mut()
+                .filter(|e| e.wants(EventType::Invoke))
+            {
                 bases.insert(ext.id.clone(), ext.next_calls);
                 let event = NextEvent::Invoke {
                     deadline_ms,
@@ -327,7 +343,9 @@ impl Sandbox {
                     return Some(End::RuntimeExit(desc.clone()));
                 }
                 if let Some((pid, desc)) = inner.exited_pids.first() {
-                    return Some(End::ExtensionCrash(format!("extension (pid {pid}) exited: {desc}")));
+                    return Some(End::ExtensionCrash(format!(
+                        "extension (pid {pid}) exited: {desc}"
+                    )));
                 }
                 let runtime_done = inner.runtime.next_calls > base_runtime;
                 let extensions_done = inner
@@ -358,7 +376,10 @@ impl Sandbox {
                 ext_end,
             )
         };
-        let procs = self.procs.as_mut().expect("an invoke runs in an initialised environment");
+        let procs = self
+            .procs
+            .as_mut()
+            .expect("an invoke runs in an initialised environment");
         let peak = procs.sample_peak();
         let oom = procs.cgroup.as_ref().is_some_and(|c| c.oom_killed());
         let timeout_s = self.config.timeout.as_secs_f64();
@@ -459,7 +480,11 @@ impl Sandbox {
             Some(RuntimeAnswer::Error(e)) => e.body.len() as u64,
             _ => 0,
         };
-        let runtime_status_error = if status == Status::Timeout { None } else { error_type.clone() };
+        let runtime_status_error = if status == Status::Timeout {
+            None
+        } else {
+            error_type.clone()
+        };
         self.finish_records(
             &request_id,
             status,
@@ -498,17 +523,19 @@ impl Sandbox {
         tracing: Option<Tracing>,
         produced_bytes: u64,
     ) {
-        self.ctx.telemetry.emit(TelemetryRecord::RuntimeDone(RuntimeDone {
-            request_id: request_id.to_string(),
-            status,
-            error_type: error_type.clone(),
-            metrics: Some(RuntimeDoneMetrics {
-                duration_ms: runtime_ms,
-                produced_bytes: Some(produced_bytes),
-            }),
-            spans,
-            tracing: tracing.clone(),
-        }));
+        self.ctx
+            .telemetry
+            .emit(TelemetryRecord::RuntimeDone(RuntimeDone {
+                request_id: request_id.to_string(),
+                status,
+                error_type: error_type.clone(),
+                metrics: Some(RuntimeDoneMetrics {
+                    duration_ms: runtime_ms,
+                    produced_bytes: Some(produced_bytes),
+                }),
+                spans,
+                tracing: tracing.clone(),
+            }));
         let report = TelemetryRecord::Report(Report {
             request_id: request_id.to_string(),
             status,
@@ -517,7 +544,8 @@ impl Sandbox {
             spans: None,
             tracing,
         });
-        self.ctx.platform_line(format!("END RequestId: {request_id}"), None);
+        self.ctx
+            .platform_line(format!("END RequestId: {request_id}"), None);
         let mut line = format!(
             "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
             metrics.duration_ms, metrics.billed_duration_ms, metrics.memory_size_mb, metrics.max_memory_used_mb
@@ -526,7 +554,10 @@ impl Sandbox {
             line.push_str(&format!("\tInit Duration: {init:.2} ms"));
         }
         if status != Status::Success {
-            let s = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let s = serde_json::to_value(status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             line.push_str(&format!("\tStatus: {s}"));
             if let Some(e) = &error_type {
                 line.push_str(&format!("\tError Type: {e}"));
@@ -567,7 +598,11 @@ fn new_trace_id() -> String {
         .as_secs();
     let a = uuid::Uuid::new_v4().simple().to_string();
     let b = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{secs:08x}-{};Parent={};Sampled=0", &a[..24], &b[..16])
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &a[..24],
+        &b[..16]
+    )
 }
 
 fn validate(config: &FunctionConfig) -> Result<(), SandboxError> {
@@ -646,9 +681,9 @@ fn choose_isolation(
     })();
     match attempt {
         Ok(ns) => Ok((Some(Arc::new(ns)), Isolation::Namespaces)),
-        Err(e) if config.isolation == Isolation::Namespaces => Err(SandboxError::Isolation(format!(
-            "could not create namespaces: {e}"
-        ))),
+        Err(e) if config.isolation == Isolation::Namespaces => Err(SandboxError::Isolation(
+            format!("could not create namespaces: {e}"),
+        )),
         Err(e) => {
             warn(&format!("could not create namespaces: {e}"));
             Ok((None, Isolation::Host))

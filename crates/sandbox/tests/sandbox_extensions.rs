@@ -35,7 +35,11 @@ async fn run_checker_with(
     config.isolation = isolation;
     if isolation == Isolation::Host {
         // On the host's network the default port may be taken: use a free one.
-        let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let free = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         config.env.insert("CHECKER_PORT".into(), free.to_string());
     }
     let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
@@ -78,7 +82,13 @@ fn check_all_events(lines: &Lines, outcomes: &[lambdascope_sandbox::InvokeOutcom
         .iter()
         .map(|i| i["requestId"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [outcomes[0].request_id.as_str(), outcomes[1].request_id.as_str()]);
+    assert_eq!(
+        ids,
+        [
+            outcomes[0].request_id.as_str(),
+            outcomes[1].request_id.as_str()
+        ]
+    );
     assert_eq!(result["shutdown"]["shutdownReason"], "spindown");
     assert_eq!(result["registration"]["accountId"], "123456789012");
     for kind in [
@@ -94,13 +104,21 @@ fn check_all_events(lines: &Lines, outcomes: &[lambdascope_sandbox::InvokeOutcom
         "extension",
     ] {
         assert!(
-            result["types"].as_array().unwrap().iter().any(|t| t == kind),
+            result["types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == kind),
             "missing {kind} in {}",
             result["types"]
         );
     }
     // The invoke lasts until the extension is back on `next` (it sleeps 50 ms per INVOKE).
-    assert!(outcomes[1].metrics.duration_ms >= 50.0, "{:?}", outcomes[1].metrics);
+    assert!(
+        outcomes[1].metrics.duration_ms >= 50.0,
+        "{:?}",
+        outcomes[1].metrics
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,7 +176,9 @@ async fn the_function_reaches_the_host_as_host_lambdascope_internal() {
             let mut stream = stream.unwrap();
             let mut buf = [0u8; 1024];
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nfrom host");
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nfrom host",
+            );
         }
     });
     let (mut config, _) = function("basic", "app.fetch");
@@ -167,7 +187,9 @@ async fn the_function_reaches_the_host_as_host_lambdascope_internal() {
     config.env.insert("TARGET_URL".into(), url.clone());
     let mut sandbox = Sandbox::start(config).await.unwrap();
     let outcome = sandbox
-        .invoke(InvokeRequest::new(serde_json::json!({ "url": url }).to_string()))
+        .invoke(InvokeRequest::new(
+            serde_json::json!({ "url": url }).to_string(),
+        ))
         .await
         .unwrap();
     assert_eq!(outcome.status, Status::Success, "{outcome:?}");
@@ -209,9 +231,16 @@ async fn exceeding_the_memory_size_is_an_out_of_memory_kill() {
     }
     assert_eq!(outcome.status, Status::Failure, "{outcome:?}");
     assert_eq!(outcome.error_type.as_deref(), Some("Runtime.OutOfMemory"));
-    assert!(outcome.metrics.max_memory_used_mb >= 120, "{:?}", outcome.metrics);
+    assert!(
+        outcome.metrics.max_memory_used_mb >= 120,
+        "{:?}",
+        outcome.metrics
+    );
     assert!(sandbox.is_cold());
-    let next = sandbox.invoke(InvokeRequest::new(r#"{"mb":10}"#)).await.unwrap();
+    let next = sandbox
+        .invoke(InvokeRequest::new(r#"{"mb":10}"#))
+        .await
+        .unwrap();
     assert_eq!(next.status, Status::Success, "{next:?}");
     sandbox.shutdown().await;
 }
