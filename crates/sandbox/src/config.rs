@@ -134,8 +134,8 @@ pub struct InvokeOutcome {
     pub metrics: ReportMetrics,
     /// The CloudWatch-style lines of this invoke (START .. REPORT), the last 4 KB.
     pub log_tail: String,
-    /// Time from handing the event to the runtime until its answer was read (Lambda's
-    /// `responseLatency` + `responseDuration`): what the runtime and the handler took, the rest of an
-    /// invoke being the sandbox's own overhead and the extensions' tail.
+    /// The runtime's time: from handing it the event until it was back on `next` (the
+    /// `platform.runtimeDone` duration); the rest of an invoke is the extensions' tail and the
+    /// sandbox's own overhead. `None` when the environment was reset.
     pub runtime_ms: Option<f64>,
 }

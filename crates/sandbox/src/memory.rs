@@ -164,37 +164,20 @@ fn parents() -> Vec<(CgroupVersion, PathBuf)> {
     out
 }
 
-/// Sum of `VmHWM` (peak RSS) over every process whose session is one of `sessions` (each sandbox
-/// process is a session leader, so this covers their children too).
-pub(crate) fn process_tree_peak_bytes(sessions: &[i32]) -> u64 {
-    if sessions.is_empty() {
-        return 0;
-    }
+/// Sum of `VmHWM` (peak RSS) over the process trees rooted at `roots` (the sandbox's processes),
+/// following `/proc/<pid>/task/<tid>/children`: a few small reads per process, not a scan of `/proc`.
+pub(crate) fn process_tree_peak_bytes(roots: &[i32]) -> u64 {
     let mut total = 0;
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the `(comm)`: state ppid pgrp session ...
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let session: i32 = rest
-            .split_whitespace()
-            .nth(3)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(-1);
-        if !sessions.contains(&session) {
-            continue;
+    let mut stack: Vec<i32> = roots.to_vec();
+    let mut seen = 0;
+    while let Some(pid) = stack.pop() {
+        seen += 1;
+        if seen > 4096 {
+            break;
         }
-        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
         let kb = status
             .lines()
             .find(|l| l.starts_with("VmHWM:"))
@@ -202,6 +185,10 @@ pub(crate) fn process_tree_peak_bytes(sessions: &[i32]) -> u64 {
             .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
             .unwrap_or(0);
         total += kb * 1024;
+        for task in fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            stack.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+        }
     }
     total
 }

@@ -508,7 +508,7 @@ impl Sandbox {
             status,
             metrics,
             log_tail,
-            runtime_ms: answer_done.map(|d| ms_between(t0, d)),
+            runtime_ms: reset.is_none().then_some(runtime_ms),
         }
     }
 
