@@ -124,12 +124,14 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "lambdascope: Invoke API listening on http://{bound} for {names:?} (aws lambda invoke --endpoint-url http://{bound} --function-name NAME out.json)"
         );
         let api = Arc::new(invoke_api::InvokeApi::new(functions));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot watch SIGTERM")?;
         tokio::select! {
             _ = invoke_api::serve(listener, api.clone()) => {}
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("lambdascope: shutting down");
-            }
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
         }
+        eprintln!("lambdascope: shutting down");
         api.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -31,6 +31,7 @@ impl MemoryCgroup {
         let name = format!("lambdascope-{}", uuid::Uuid::new_v4().simple());
         let limit = u64::from(memory_mb) * MIB;
         for (version, parent) in parents() {
+            remove_stale_siblings(&parent);
             let dir = parent.join(&name);
             if fs::create_dir(&dir).is_err() {
                 continue;
@@ -124,6 +125,25 @@ impl Drop for MemoryCgroup {
     }
 }
 
+/// Removes empty `lambdascope-*` cgroups left by a sandbox process that was killed (older than a
+/// minute, so a sibling being set up right now is left alone; a cgroup in use refuses rmdir).
+fn remove_stale_siblings(parent: &Path) {
+    let minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("lambdascope-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < minute_ago);
+        if stale {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
 fn read_u64(path: &Path) -> Option<u64> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -185,9 +205,17 @@ pub(crate) fn process_tree_peak_bytes(roots: &[i32]) -> u64 {
             .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
             .unwrap_or(0);
         total += kb * 1024;
-        for task in fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+        for task in fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            stack.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+            stack.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
         }
     }
     total
