@@ -219,3 +219,47 @@ fn bad_input_gets_one_clear_line() {
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn runtime_picks_the_interpreter_or_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.py"),
+        "import sys\n\ndef handler(event, context):\n    return '%d.%d' % sys.version_info[:2]\n",
+    )
+    .unwrap();
+    let code = dir.path().to_str().unwrap();
+    let out = lambdascope(&[
+        "invoke",
+        "--code",
+        code,
+        "--handler",
+        "app.handler",
+        "--runtime",
+        "python3.12",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let version = text(&out.stdout).trim().trim_matches('"').to_string();
+    // Either python3.12 is installed and runs it, or python3 runs it and a warning says so.
+    assert!(
+        version == "3.12" || stderr.contains("warning: python3.12 is not installed"),
+        "{version}: {stderr}"
+    );
+    let out = lambdascope(&[
+        "invoke",
+        "--code",
+        code,
+        "--handler",
+        "app.handler",
+        "--runtime",
+        "python3.14",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("warning: python3.14 is not installed"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+}

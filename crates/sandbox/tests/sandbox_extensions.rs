@@ -244,3 +244,22 @@ async fn exceeding_the_memory_size_is_an_out_of_memory_kill() {
     assert_eq!(next.status, Status::Success, "{next:?}");
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_extension_crashing_mid_invoke_fails_the_invoke_and_resets() {
+    let (mut config, lines) = function("basic", "app.ok");
+    config.layers.push(fixtures().join("layers/crasher"));
+    let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
+        .await
+        .unwrap();
+    let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+    assert_eq!(outcome.status, Status::Failure, "{outcome:?}");
+    assert_eq!(outcome.error_type.as_deref(), Some("Extension.Crash"));
+    assert!(
+        lines.text().contains("crasher got INVOKE"),
+        "{}",
+        lines.text()
+    );
+    assert!(sandbox.is_cold());
+    sandbox.shutdown().await;
+}
