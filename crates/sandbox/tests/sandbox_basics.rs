@@ -15,7 +15,16 @@ async fn success_returns_the_handler_result_with_lambda_context() {
         .await
         .unwrap();
     let outcome = sandbox
-        .invoke(InvokeRequest::new(r#"{"name":"world"}"#))
+        .invoke(InvokeRequest {
+            client_context: Some(r#"{"custom":{"k":"v"},"env":{},"client":{}}"#.into()),
+            cognito_identity: Some(
+                r#"{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}"#.into(),
+            ),
+            trace_id: Some(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+            ),
+            ..InvokeRequest::new(r#"{"name":"world"}"#)
+        })
         .await
         .unwrap();
     assert_eq!(outcome.status, Status::Success, "{outcome:?}");

@@ -73,6 +73,13 @@ async fn schema_2022_07_01_and_2025_01_29_work_too() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_reach_the_extension_as_objects() {
+    let (lines, outcomes) =
+        run_checker_with(Isolation::Auto, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).await;
+    check_all_events(&lines, &outcomes);
+}
+
 fn check_all_events(lines: &Lines, outcomes: &[lambdascope_sandbox::InvokeOutcome]) {
     let result = checker_result(lines);
     assert_eq!(result["ok"], true, "problems: {}", result["problems"]);

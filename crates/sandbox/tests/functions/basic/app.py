@@ -25,6 +25,8 @@ def ok(event: Any, context: Any) -> dict:
         "remaining_ms": context.get_remaining_time_in_millis(),
         "trace": os.environ.get("_X_AMZN_TRACE_ID"),
         "cwd": os.getcwd(),
+        "client_custom": context.client_context.custom if context.client_context else None,
+        "cognito_id": context.identity.cognito_identity_id if context.identity else None,
     }
 
 
