@@ -80,6 +80,37 @@ async fn json_logs_reach_the_extension_as_objects() {
     check_all_events(&lines, &outcomes);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_the_listener_keeps_refusing_is_reported_as_logs_dropped() {
+    let (mut config, lines) = function("basic", "app.ok");
+    config.layers.push(fixtures().join("layers/checker"));
+    // 8 refusals: every attempt at the first batch fails, so it is dropped and counted.
+    config.env.insert("CHECKER_REFUSE".into(), "8".into());
+    let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut dropped = None;
+    while dropped.is_none() && std::time::Instant::now() < deadline {
+        let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+        assert_eq!(outcome.status, Status::Success);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        dropped = lines
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix("checker got logsDropped "))
+            .map(|r| serde_json::from_str::<Value>(r).unwrap());
+    }
+    sandbox.shutdown().await;
+    let dropped = dropped.expect("no platform.logsDropped within 60 s");
+    assert!(
+        dropped["droppedRecords"].as_u64().unwrap() >= 1,
+        "{dropped}"
+    );
+    assert!(dropped["droppedBytes"].as_u64().unwrap() > 0, "{dropped}");
+    assert!(dropped["reason"].as_str().is_some_and(|r| !r.is_empty()));
+}
+
 fn check_all_events(lines: &Lines, outcomes: &[lambdascope_sandbox::InvokeOutcome]) {
     let result = checker_result(lines);
     assert_eq!(result["ok"], true, "problems: {}", result["problems"]);
