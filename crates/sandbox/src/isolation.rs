@@ -12,7 +12,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Once};
+
+use crate::config::{FunctionConfig, Isolation};
+use crate::SandboxError;
 
 /// The address `host.lambdascope.internal` has inside a sandbox's network namespace.
 pub(crate) const HOST_ALIAS_ADDR: [u8; 4] = [127, 0, 0, 254];
@@ -212,6 +215,61 @@ impl ChildSetup {
         check(libc::chdir(self.cwd.as_ptr()), "chdir to the task root")?;
         check(libc::setsid(), "setsid")?;
         Ok(())
+    }
+}
+
+static HOST_WARNING: Once = Once::new();
+
+/// Namespaces when asked for or possible, else host mode with one warning line per process.
+pub(crate) fn choose_isolation(
+    config: &FunctionConfig,
+    opt: &Path,
+    code: &Path,
+    tmp: &Path,
+    work: &Path,
+) -> Result<(Option<Arc<Namespaces>>, Isolation), SandboxError> {
+    let warn = |why: &str| {
+        let why = why.to_string();
+        HOST_WARNING.call_once(|| {
+            eprintln!("lambdascope: warning: running without namespaces ({why}): host paths and ports, no /var/task or /opt, host.lambdascope.internal is 127.0.0.1");
+        });
+    };
+    if config.isolation == Isolation::Host {
+        warn("host isolation requested");
+        return Ok((None, Isolation::Host));
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        if config.isolation == Isolation::Namespaces {
+            return Err(SandboxError::Isolation(
+                "namespaces need root (CAP_SYS_ADMIN); run as root or use --isolation host".into(),
+            ));
+        }
+        warn("not root");
+        return Ok((None, Isolation::Host));
+    }
+    let hosts = work.join("hosts");
+    let attempt = (|| {
+        std::fs::write(&hosts, hosts_file())?;
+        std::fs::create_dir_all("/var/task")?;
+        std::fs::create_dir_all("/opt")?;
+        Namespaces::create(MountPlan {
+            opt: opt.to_path_buf(),
+            task: code.to_path_buf(),
+            tmp: tmp.to_path_buf(),
+            hosts: hosts.clone(),
+        })
+    })();
+    match attempt {
+        Ok(ns) => Ok((Some(Arc::new(ns)), Isolation::Namespaces)),
+        Err(e) if config.isolation == Isolation::Namespaces => Err(SandboxError::Isolation(
+            format!("could not create namespaces: {e}"),
+        )),
+        Err(e) => {
+            warn(&format!("could not create namespaces: {e}"));
+            Ok((None, Isolation::Host))
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use lambdascope_wire::extensions_api::{EventType, NextEvent, ShutdownReason, Tracing};
@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{FunctionConfig, InvokeOutcome, InvokeRequest, Isolation};
 use crate::environment::{self, EnvPaths};
-use crate::isolation::{self, MountPlan, Namespaces, NetScope};
+use crate::isolation::{self, Namespaces, NetScope};
 use crate::lifecycle::{self, error_payload, ms_between, Ctx, InitResult, Launcher, Processes};
 use crate::logs::{LogSink, LogTail};
 use crate::memory::to_mb;
@@ -61,7 +61,7 @@ impl Sandbox {
         config: FunctionConfig,
         sink: Option<LogSink>,
     ) -> Result<Sandbox, SandboxError> {
-        validate(&config)?;
+        config.validate()?;
         let runtime_name = config.runtime.clone();
         let py = tokio::task::spawn_blocking(move || python::ensure_runtime(&runtime_name))
             .await
@@ -80,7 +80,8 @@ impl Sandbox {
         std::fs::create_dir_all(&tmp).map_err(|e| SandboxError::io("create /tmp", e))?;
         let code = std::fs::canonicalize(&config.code_dir)
             .map_err(|e| SandboxError::io("read the code directory", e))?;
-        let (namespaces, isolation) = choose_isolation(&config, &opt, &code, &tmp, work.path())?;
+        let (namespaces, isolation) =
+            isolation::choose_isolation(&config, &opt, &code, &tmp, work.path())?;
         let net = match &namespaces {
             Some(ns) => NetScope::Namespaced(ns.clone()),
             None => NetScope::Host,
@@ -603,90 +604,4 @@ fn new_trace_id() -> String {
         &a[..24],
         &b[..16]
     )
-}
-
-fn validate(config: &FunctionConfig) -> Result<(), SandboxError> {
-    if !config.code_dir.is_dir() {
-        return Err(SandboxError::Config(format!(
-            "code directory {} does not exist or is not a directory",
-            config.code_dir.display()
-        )));
-    }
-    let handler_ok = config
-        .handler
-        .rsplit_once('.')
-        .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty());
-    if !handler_ok {
-        return Err(SandboxError::Config(format!(
-            "handler {:?} must look like MODULE.FUNCTION (e.g. app.handler)",
-            config.handler
-        )));
-    }
-    python::validate_runtime(&config.runtime)?;
-    if !(128..=10240).contains(&config.memory_mb) {
-        return Err(SandboxError::Config(format!(
-            "memory {} MB is outside Lambda's 128..10240 MB",
-            config.memory_mb
-        )));
-    }
-    if config.timeout < Duration::from_millis(1) || config.timeout > Duration::from_secs(900) {
-        return Err(SandboxError::Config(
-            "timeout must be between 1 ms and 900 s".into(),
-        ));
-    }
-    environment::check_customer_env(&config.env)
-}
-
-static HOST_WARNING: Once = Once::new();
-
-fn choose_isolation(
-    config: &FunctionConfig,
-    opt: &Path,
-    code: &Path,
-    tmp: &Path,
-    work: &Path,
-) -> Result<(Option<Arc<Namespaces>>, Isolation), SandboxError> {
-    let warn = |why: &str| {
-        let why = why.to_string();
-        HOST_WARNING.call_once(|| {
-            eprintln!("lambdascope: warning: running without namespaces ({why}): host paths and ports, no /var/task or /opt, host.lambdascope.internal is 127.0.0.1");
-        });
-    };
-    if config.isolation == Isolation::Host {
-        warn("host isolation requested");
-        return Ok((None, Isolation::Host));
-    }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        if config.isolation == Isolation::Namespaces {
-            return Err(SandboxError::Isolation(
-                "namespaces need root (CAP_SYS_ADMIN); run as root or use --isolation host".into(),
-            ));
-        }
-        warn("not root");
-        return Ok((None, Isolation::Host));
-    }
-    let hosts = work.join("hosts");
-    let attempt = (|| {
-        std::fs::write(&hosts, isolation::hosts_file())?;
-        std::fs::create_dir_all("/var/task")?;
-        std::fs::create_dir_all("/opt")?;
-        Namespaces::create(MountPlan {
-            opt: opt.to_path_buf(),
-            task: code.to_path_buf(),
-            tmp: tmp.to_path_buf(),
-            hosts: hosts.clone(),
-        })
-    })();
-    match attempt {
-        Ok(ns) => Ok((Some(Arc::new(ns)), Isolation::Namespaces)),
-        Err(e) if config.isolation == Isolation::Namespaces => Err(SandboxError::Isolation(
-            format!("could not create namespaces: {e}"),
-        )),
-        Err(e) => {
-            warn(&format!("could not create namespaces: {e}"));
-            Ok((None, Isolation::Host))
-        }
-    }
 }
