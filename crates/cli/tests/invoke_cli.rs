@@ -263,3 +263,57 @@ fn runtime_picks_the_interpreter_or_warns() {
         .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
 }
+
+#[test]
+fn host_isolation_is_announced_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.py"),
+        "import os\n\ndef handler(event, context):\n    return os.environ['LAMBDA_TASK_ROOT']\n",
+    )
+    .unwrap();
+    let code = dir.path().to_str().unwrap();
+    let by_flag = lambdascope(&[
+        "invoke",
+        "--code",
+        code,
+        "--handler",
+        "app.handler",
+        "--isolation",
+        "host",
+    ]);
+    let by_env = Command::new(env!("CARGO_BIN_EXE_lambdascope"))
+        .args(["invoke", "--code", code, "--handler", "app.handler"])
+        .env("LAMBDASCOPE_ISOLATION", "host")
+        .output()
+        .unwrap();
+    for out in [by_flag, by_env] {
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let warnings = stderr
+            .lines()
+            .filter(|l| l.contains("warning: running without namespaces"))
+            .count();
+        assert_eq!(warnings, 1, "{stderr}");
+        assert_ne!(text(&out.stdout).trim(), "\"/var/task\"");
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } == 0 {
+        let out = lambdascope(&[
+            "invoke",
+            "--code",
+            code,
+            "--handler",
+            "app.handler",
+            "--isolation",
+            "namespaces",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "\"/var/task\"");
+    }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
