@@ -186,11 +186,10 @@ unsafe fn loopback_up() -> io::Result<()> {
     )
 }
 
-/// Runs in the child between fork and exec: join the cgroup, enter the namespaces, chdir, new session.
+/// Runs in the child between fork and exec: enter the namespaces, chdir, new session.
 /// Only async-signal-safe calls.
 pub(crate) struct ChildSetup {
     pub namespaces: Option<(RawFd, RawFd)>,
-    pub cgroup_procs: Option<RawFd>,
     pub cwd: CString,
 }
 
@@ -198,10 +197,6 @@ impl ChildSetup {
     /// # Safety
     /// Call only in a freshly forked child (from `pre_exec`).
     pub unsafe fn apply(&self) -> io::Result<()> {
-        if let Some(fd) = self.cgroup_procs {
-            // Best effort: a sandbox without its cgroup still runs, it just is not limited.
-            libc::write(fd, b"0".as_ptr().cast(), 1);
-        }
         if let Some((mnt, net)) = self.namespaces {
             check(
                 libc::setns(mnt, libc::CLONE_NEWNS),

@@ -3,10 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
-use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::RawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -33,17 +31,8 @@ pub(crate) fn spawn(
     on_line: Arc<dyn Fn(String) + Send + Sync>,
     on_exit: impl FnOnce(String) + Send + 'static,
 ) -> io::Result<i32> {
-    let procs_file = match launch.cgroup_procs {
-        Some(path) => OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)
-            .ok(),
-        None => None,
-    };
     let setup = ChildSetup {
         namespaces: launch.namespaces,
-        cgroup_procs: procs_file.as_ref().map(|f| f.as_raw_fd()),
         cwd: CString::new(launch.cwd.as_bytes()).map_err(io::Error::other)?,
     };
     let mut cmd = tokio::process::Command::new(launch.program);
@@ -66,8 +55,18 @@ pub(crate) fn spawn(
             ),
         )
     })?;
-    drop(procs_file);
     let pid = child.id().map(|p| p as i32).unwrap_or(-1);
+    if let Some(procs) = launch.cgroup_procs {
+        // Moving a process into a cgroup waits for an RCU grace period (15-25 ms on cgroup v1),
+        // so it happens beside the start instead of before exec: the process runs meanwhile, and
+        // only what it allocated in those first milliseconds is charged outside the limit.
+        let procs = procs.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = std::fs::write(&procs, pid.to_string()) {
+                tracing::warn!(error = %e, "could not move a sandbox process into its cgroup");
+            }
+        });
+    }
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
         let f = on_line.clone();

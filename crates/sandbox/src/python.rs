@@ -45,6 +45,15 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(home).join(".cache").join("lambdascope")
 }
 
+/// The venv for `runtime` when it is already in the cache (two small reads, no blocking work).
+pub(crate) fn cached_runtime(runtime: &str) -> Option<PythonRuntime> {
+    validate_runtime(runtime).ok()?;
+    let venv = cache_dir().join("runtimes").join(runtime);
+    let rt = read_stamp(&venv, &venv.join(".lambdascope-ready"))?;
+    warn_if_substituted(runtime, &rt);
+    Some(rt)
+}
+
 /// Returns the venv for `runtime`, creating it (blocking, with a progress line) on first use.
 pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxError> {
     validate_runtime(runtime)?;

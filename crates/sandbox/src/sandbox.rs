@@ -62,20 +62,29 @@ impl Sandbox {
         sink: Option<LogSink>,
     ) -> Result<Sandbox, SandboxError> {
         config.validate()?;
-        let runtime_name = config.runtime.clone();
-        let py = tokio::task::spawn_blocking(move || python::ensure_runtime(&runtime_name))
-            .await
-            .map_err(|e| SandboxError::Runtime(e.to_string()))??;
+        let py = match python::cached_runtime(&config.runtime) {
+            Some(py) => py,
+            None => {
+                let runtime_name = config.runtime.clone();
+                tokio::task::spawn_blocking(move || python::ensure_runtime(&runtime_name))
+                    .await
+                    .map_err(|e| SandboxError::Runtime(e.to_string()))??
+            }
+        };
         let work = tempfile::Builder::new()
             .prefix("lambdascope-sandbox-")
             .tempdir()
             .map_err(|e| SandboxError::io("create the sandbox directory", e))?;
         let opt = work.path().join("opt");
-        let layer_list = config.layers.clone();
-        let opt_for_merge = opt.clone();
-        tokio::task::spawn_blocking(move || layers::merge_layers(&layer_list, &opt_for_merge))
-            .await
-            .map_err(|e| SandboxError::Runtime(e.to_string()))??;
+        if config.layers.is_empty() {
+            layers::merge_layers(&[], &opt)?;
+        } else {
+            let layer_list = config.layers.clone();
+            let opt_for_merge = opt.clone();
+            tokio::task::spawn_blocking(move || layers::merge_layers(&layer_list, &opt_for_merge))
+                .await
+                .map_err(|e| SandboxError::Runtime(e.to_string()))??;
+        }
         let tmp = work.path().join("tmp");
         std::fs::create_dir_all(&tmp).map_err(|e| SandboxError::io("create /tmp", e))?;
         let code = std::fs::canonicalize(&config.code_dir)
