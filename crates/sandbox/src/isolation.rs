@@ -4,12 +4,13 @@
 //!
 //! A dedicated thread `unshare`s the namespaces and sets them up; it then stays in them and serves
 //! socket jobs (bind, connect), because a socket belongs to the network namespace it was created in.
-//! Children enter both namespaces from `pre_exec` through fds to `/proc/thread-self/ns/{mnt,net}`.
+//! Children are started from that thread too: a child inherits the namespaces of the thread that
+//! starts it, so no `pre_exec` is needed and std can use posix_spawn.
 
 use std::ffi::CString;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Once};
@@ -34,8 +35,9 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// Handles to a sandbox's namespaces.
 pub(crate) struct Namespaces {
-    mnt: OwnedFd,
-    net: OwnedFd,
+    /// Hold the namespaces open for as long as the sandbox lives.
+    _mnt: OwnedFd,
+    _net: OwnedFd,
     jobs: mpsc::Sender<Job>,
 }
 
@@ -61,18 +63,14 @@ impl Namespaces {
             .recv()
             .map_err(|_| io::Error::other("namespace thread died"))??;
         Ok(Namespaces {
-            mnt,
-            net,
+            _mnt: mnt,
+            _net: net,
             jobs: jobs_tx,
         })
     }
 
-    /// Raw fds of the mount and network namespaces, for `pre_exec`.
-    pub fn fds(&self) -> (RawFd, RawFd) {
-        (self.mnt.as_raw_fd(), self.net.as_raw_fd())
-    }
-
-    fn run<T: Send + 'static>(
+    /// Runs `job` on the namespace thread (whose namespaces new sockets and children get).
+    pub fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> io::Result<T> + Send + 'static,
     ) -> io::Result<T> {
@@ -184,33 +182,6 @@ unsafe fn loopback_up() -> io::Result<()> {
         libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req),
         "bring lo up",
     )
-}
-
-/// Runs in the child between fork and exec: enter the namespaces, chdir, new session.
-/// Only async-signal-safe calls.
-pub(crate) struct ChildSetup {
-    pub namespaces: Option<(RawFd, RawFd)>,
-    pub cwd: CString,
-}
-
-impl ChildSetup {
-    /// # Safety
-    /// Call only in a freshly forked child (from `pre_exec`).
-    pub unsafe fn apply(&self) -> io::Result<()> {
-        if let Some((mnt, net)) = self.namespaces {
-            check(
-                libc::setns(mnt, libc::CLONE_NEWNS),
-                "enter the mount namespace",
-            )?;
-            check(
-                libc::setns(net, libc::CLONE_NEWNET),
-                "enter the network namespace",
-            )?;
-        }
-        check(libc::chdir(self.cwd.as_ptr()), "chdir to the task root")?;
-        check(libc::setsid(), "setsid")?;
-        Ok(())
-    }
 }
 
 static HOST_WARNING: Once = Once::new();

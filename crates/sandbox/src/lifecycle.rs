@@ -158,7 +158,7 @@ pub(crate) struct Launcher {
     pub task_root: String,
     pub runtime_env: BTreeMap<String, String>,
     pub extension_env: BTreeMap<String, String>,
-    pub namespaces: Option<(i32, i32)>,
+    pub namespaces: Option<Arc<crate::isolation::Namespaces>>,
     pub extension_names: Vec<String>,
 }
 
@@ -232,7 +232,7 @@ pub(crate) async fn run_init(
                     args: &[],
                     env: &launcher.extension_env,
                     cwd: "/",
-                    namespaces: launcher.namespaces,
+                    namespaces: launcher.namespaces.as_deref(),
                     cgroup_procs: procs_file.as_deref(),
                 },
                 Arc::new(move |line| c1.extension_line(&n1, line)),
@@ -293,7 +293,7 @@ pub(crate) async fn run_init(
                 args: &args,
                 env: &launcher.runtime_env,
                 cwd: &launcher.task_root,
-                namespaces: launcher.namespaces,
+                namespaces: launcher.namespaces.as_deref(),
                 cgroup_procs: procs_file.as_deref(),
             },
             Arc::new(move |line| c1.function_line(line)),

@@ -3,7 +3,7 @@
 //! Detected at run time, in this order: a cgroup v2 child (`memory.max`, `memory.peak`,
 //! `memory.events` `oom_kill`), a cgroup v1 child of the memory controller (`memory.limit_in_bytes`,
 //! `memory.max_usage_in_bytes`, `memory.oom_control` `oom_kill` / `memory.failcnt`), else no limit and
-//! the sum of `VmHWM` over the sandbox's process tree. One cgroup per environment (re-created on reset),
+//! the sum of `VmHWM` over the sandbox's process tree. `LAMBDASCOPE_CGROUP=off` skips cgroups. One cgroup per environment (re-created on reset),
 //! removed when the environment ends.
 
 use std::fs;
@@ -28,6 +28,9 @@ pub(crate) struct MemoryCgroup {
 impl MemoryCgroup {
     /// Creates a cgroup limited to `memory_mb`, or `None` when no writable memory controller exists.
     pub fn create(memory_mb: u32) -> Option<MemoryCgroup> {
+        if std::env::var("LAMBDASCOPE_CGROUP").is_ok_and(|v| v == "off") {
+            return None;
+        }
         let name = format!("lambdascope-{}", uuid::Uuid::new_v4().simple());
         let limit = u64::from(memory_mb) * MIB;
         for (version, parent) in parents() {

@@ -1,17 +1,15 @@
 //! Starting the sandbox's processes (runtime, extensions) inside its namespaces and cgroup, each in its
-//! own session so a signal to the process group reaches its children, with stdout/stderr read line-wise.
+//! own process group so a signal to the group reaches its children, with stdout/stderr read line-wise.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::io;
-use std::os::fd::RawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::isolation::ChildSetup;
+use crate::isolation::Namespaces;
 use crate::logs::pump_lines;
 
 /// How to start one process.
@@ -20,7 +18,7 @@ pub(crate) struct Launch<'a> {
     pub args: &'a [String],
     pub env: &'a BTreeMap<String, String>,
     pub cwd: &'a str,
-    pub namespaces: Option<(RawFd, RawFd)>,
+    pub namespaces: Option<&'a Namespaces>,
     pub cgroup_procs: Option<&'a Path>,
 }
 
@@ -31,30 +29,37 @@ pub(crate) fn spawn(
     on_line: Arc<dyn Fn(String) + Send + Sync>,
     on_exit: impl FnOnce(String) + Send + 'static,
 ) -> io::Result<i32> {
-    let setup = ChildSetup {
-        namespaces: launch.namespaces,
-        cwd: CString::new(launch.cwd.as_bytes()).map_err(io::Error::other)?,
-    };
     let mut cmd = tokio::process::Command::new(launch.program);
     cmd.args(launch.args)
         .env_clear()
         .envs(launch.env)
+        .current_dir(launch.cwd)
+        // Its own process group, so that a signal reaches its children too. No `pre_exec`: without
+        // one, std starts the process with posix_spawn (vfork), much cheaper than fork from a
+        // large multi-threaded parent.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: ChildSetup::apply only makes async-signal-safe syscalls.
-    unsafe {
-        cmd.pre_exec(move || setup.apply());
-    }
-    let mut child = cmd.spawn().map_err(|e| {
+    let describe = |e: io::Error| {
         io::Error::new(
             e.kind(),
-            format!(
-                "could not start {}: {e}",
-                launch.program.as_os_str().to_string_lossy()
-            ),
+            format!("could not start {}: {e}", launch.program.display()),
         )
-    })?;
+    };
+    let mut child = match launch.namespaces {
+        // A child inherits the namespaces of the thread that starts it: start it from the
+        // sandbox's namespace thread.
+        Some(ns) => {
+            let handle = tokio::runtime::Handle::current();
+            ns.run(move || {
+                let _runtime = handle.enter();
+                cmd.spawn()
+            })
+            .map_err(describe)?
+        }
+        None => cmd.spawn().map_err(describe)?,
+    };
     let pid = child.id().map(|p| p as i32).unwrap_or(-1);
     if let Some(procs) = launch.cgroup_procs {
         // Moving a process into a cgroup waits for an RCU grace period (15-25 ms on cgroup v1),

@@ -163,7 +163,7 @@ impl Sandbox {
             task_root,
             runtime_env,
             extension_env,
-            namespaces: namespaces.as_ref().map(|n| n.fds()),
+            namespaces: namespaces.clone(),
         };
         let mut sandbox = Sandbox {
             config,
