@@ -39,6 +39,9 @@ pub(crate) struct Namespaces {
     _mnt: OwnedFd,
     _net: OwnedFd,
     jobs: mpsc::Sender<Job>,
+    /// The Runtime API listener (127.0.0.1:9001 inside), bound while the thread sets up, which saves
+    /// a round trip to the thread on the cold-start path.
+    api_listener: std::sync::Mutex<Option<TcpListener>>,
 }
 
 impl Namespaces {
@@ -50,7 +53,10 @@ impl Namespaces {
             .name("lambdascope-netns".into())
             .spawn(move || {
                 // SAFETY: namespace syscalls on this thread only; it never runs other code.
-                let result = unsafe { enter_new_namespaces(&plan) };
+                let result = unsafe { enter_new_namespaces(&plan) }.and_then(|(mnt, net)| {
+                    let api = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 9001)))?;
+                    Ok((mnt, net, api))
+                });
                 let ok = result.is_ok();
                 let _ = ready_tx.send(result);
                 if ok {
@@ -59,14 +65,23 @@ impl Namespaces {
                     }
                 }
             })?;
-        let (mnt, net) = ready_rx
+        let (mnt, net, api) = ready_rx
             .recv()
             .map_err(|_| io::Error::other("namespace thread died"))??;
         Ok(Namespaces {
             _mnt: mnt,
             _net: net,
             jobs: jobs_tx,
+            api_listener: std::sync::Mutex::new(Some(api)),
         })
+    }
+
+    /// The Runtime API listener bound inside (once).
+    pub fn take_api_listener(&self) -> Option<TcpListener> {
+        self.api_listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Runs `job` on the namespace thread (whose namespaces new sockets and children get).

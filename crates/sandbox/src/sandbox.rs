@@ -109,9 +109,14 @@ impl Sandbox {
         } else {
             ([127, 0, 0, 1], 9001).into()
         };
-        let listener = net
-            .bind(api_addr)
-            .map_err(|e| SandboxError::io("bind the Runtime API", e))?;
+        let prebound = namespaces.as_ref().and_then(|ns| ns.take_api_listener());
+        let listener = match prebound {
+            Some(std) => std
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(std)),
+            None => net.bind(api_addr),
+        }
+        .map_err(|e| SandboxError::io("bind the Runtime API", e))?;
         let runtime_api = listener
             .local_addr()
             .map(|a| a.to_string())
