@@ -10,6 +10,11 @@ use lambdascope_sandbox::{InvokeRequest, Isolation, Sandbox, Status};
 use serde_json::Value;
 use support::{fixtures, function, json, Lines};
 
+fn free_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port().to_string()
+}
+
 fn checker_result(lines: &Lines) -> Value {
     let text = lines.text();
     let line = text
@@ -33,14 +38,9 @@ async fn run_checker_with(
     }
     config.layers.push(fixtures().join("layers/checker"));
     config.isolation = isolation;
-    if isolation == Isolation::Host {
-        // On the host's network the default port may be taken: use a free one.
-        let free = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        config.env.insert("CHECKER_PORT".into(), free.to_string());
+    if isolation != Isolation::Namespaces && !config.env.contains_key("CHECKER_PORT") {
+        // Possibly on the host's network (non-root machines): the default port may be taken.
+        config.env.insert("CHECKER_PORT".into(), free_port());
     }
     let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
         .await
@@ -86,6 +86,7 @@ async fn a_batch_the_listener_keeps_refusing_is_reported_as_logs_dropped() {
     config.layers.push(fixtures().join("layers/checker"));
     // 8 refusals: every attempt at the first batch fails, so it is dropped and counted.
     config.env.insert("CHECKER_REFUSE".into(), "8".into());
+    config.env.insert("CHECKER_PORT".into(), free_port());
     let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
         .await
         .unwrap();
@@ -191,7 +192,7 @@ async fn a_timeout_sends_shutdown_with_reason_timeout() {
     let (mut config, lines) = function("basic", "app.sleepy");
     config.layers.push(fixtures().join("layers/checker"));
     config.timeout = std::time::Duration::from_secs(1);
-    config.env.insert("CHECKER_PORT".into(), "8126".into());
+    config.env.insert("CHECKER_PORT".into(), free_port());
     let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
         .await
         .unwrap();
