@@ -25,6 +25,8 @@ pub const HOST_ALIAS: &str = "host.lambdascope.internal";
 
 /// Where the sandbox's directories come from.
 pub(crate) struct MountPlan {
+    /// The runtime venv, mounted at `/var/lang` (where Lambda keeps its Python).
+    pub lang: PathBuf,
     pub opt: PathBuf,
     pub task: PathBuf,
     pub tmp: PathBuf,
@@ -164,6 +166,7 @@ unsafe fn enter_new_namespaces(plan: &MountPlan) -> io::Result<(OwnedFd, OwnedFd
         "make / private",
     )?;
     loopback_up()?;
+    bind_mount(&plan.lang, "/var/lang", true)?;
     bind_mount(&plan.opt, "/opt", true)?;
     bind_mount(&plan.task, "/var/task", true)?;
     bind_mount(&plan.hosts, "/etc/hosts", true)?;
@@ -206,6 +209,7 @@ pub(crate) fn choose_isolation(
     config: &FunctionConfig,
     opt: &Path,
     code: &Path,
+    lang: &Path,
     tmp: &Path,
     work: &Path,
 ) -> Result<(Option<Arc<Namespaces>>, Isolation), SandboxError> {
@@ -234,8 +238,10 @@ pub(crate) fn choose_isolation(
     let attempt = (|| {
         std::fs::write(&hosts, hosts_file())?;
         std::fs::create_dir_all("/var/task")?;
+        std::fs::create_dir_all("/var/lang")?;
         std::fs::create_dir_all("/opt")?;
         Namespaces::create(MountPlan {
+            lang: lang.to_path_buf(),
             opt: opt.to_path_buf(),
             task: code.to_path_buf(),
             tmp: tmp.to_path_buf(),

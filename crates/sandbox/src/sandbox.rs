@@ -89,8 +89,20 @@ impl Sandbox {
         std::fs::create_dir_all(&tmp).map_err(|e| SandboxError::io("create /tmp", e))?;
         let code = std::fs::canonicalize(&config.code_dir)
             .map_err(|e| SandboxError::io("read the code directory", e))?;
+        let venv = py
+            .bin_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let (namespaces, isolation) =
-            isolation::choose_isolation(&config, &opt, &code, &tmp, work.path())?;
+            isolation::choose_isolation(&config, &opt, &code, &venv, &tmp, work.path())?;
+        let mut py = py;
+        if namespaces.is_some() {
+            // Inside, the venv is at /var/lang, as Lambda's Python is: a cache under the host's /tmp
+            // would otherwise be hidden by the sandbox's own /tmp.
+            py.python = PathBuf::from("/var/lang/bin/python");
+            py.bin_dir = PathBuf::from("/var/lang/bin");
+        }
         let net = match &namespaces {
             Some(ns) => NetScope::Namespaced(ns.clone()),
             None => NetScope::Host,
