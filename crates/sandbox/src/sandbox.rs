@@ -283,7 +283,7 @@ impl Sandbox {
             Status::Error,
             Some(error_type.clone()),
             (metrics, 0.0),
-            None,
+            (None, None),
             None,
             0,
         );
@@ -502,6 +502,15 @@ impl Sandbox {
                 },
             ]
         });
+        // The extensions' tail after the runtime is back on `next` (`PostRuntimeExtensionsDuration`).
+        let extension_overhead = match (runtime_end, extensions_end) {
+            (Some(r), Some(e)) if reset.is_none() => Some(vec![Span {
+                name: "extensionOverhead".into(),
+                start: span_start(started_at + r.saturating_duration_since(t0)),
+                duration_ms: ms_between(r, e.max(r)),
+            }]),
+            _ => None,
+        };
         let produced = match &answer {
             Some(RuntimeAnswer::Response(b)) => b.len() as u64,
             Some(RuntimeAnswer::Error(e)) => e.body.len() as u64,
@@ -517,7 +526,7 @@ impl Sandbox {
             status,
             runtime_status_error,
             (metrics, runtime_ms),
-            spans,
+            (spans, extension_overhead),
             tracing,
             produced,
         );
@@ -546,7 +555,7 @@ impl Sandbox {
         status: Status,
         error_type: Option<String>,
         (metrics, runtime_ms): (ReportMetrics, f64),
-        spans: Option<Vec<Span>>,
+        (spans, report_spans): (Option<Vec<Span>>, Option<Vec<Span>>),
         tracing: Option<Tracing>,
         produced_bytes: u64,
     ) {
@@ -568,7 +577,7 @@ impl Sandbox {
             status,
             error_type: error_type.clone(),
             metrics,
-            spans: None,
+            spans: report_spans,
             tracing,
         });
         self.ctx
