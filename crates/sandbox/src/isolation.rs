@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Once};
+use std::sync::{mpsc, Arc, Mutex, Once};
 
 use crate::config::{FunctionConfig, Isolation};
 use crate::SandboxError;
@@ -24,6 +24,7 @@ pub(crate) const HOST_ALIAS_ADDR: [u8; 4] = [127, 0, 0, 254];
 pub const HOST_ALIAS: &str = "host.lambdascope.internal";
 
 /// Where the sandbox's directories come from.
+#[derive(Clone)]
 pub(crate) struct MountPlan {
     /// The runtime venv, mounted at `/var/lang` (where Lambda keeps its Python).
     pub lang: PathBuf,
@@ -35,20 +36,47 @@ pub(crate) struct MountPlan {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Handles to a sandbox's namespaces.
-pub(crate) struct Namespaces {
-    /// Hold the namespaces open for as long as the sandbox lives.
+/// A namespace pair and the thread that lives in it; kept for reuse when a sandbox ends, because
+/// creating a network namespace right after others were destroyed waits for their (slow, RTNL-holding)
+/// cleanup, and a new thread costs a scheduling round trip.
+struct NsCore {
     _mnt: OwnedFd,
     _net: OwnedFd,
     jobs: mpsc::Sender<Job>,
+}
+
+/// Spare namespaces, unmounted and ready for the next sandbox.
+static SPARE: Mutex<Vec<NsCore>> = Mutex::new(Vec::new());
+const MAX_SPARE: usize = 4;
+
+/// Handles to a sandbox's namespaces.
+pub(crate) struct Namespaces {
+    core: Option<NsCore>,
     /// The Runtime API listener (127.0.0.1:9001 inside), bound while the thread sets up, which saves
     /// a round trip to the thread on the cold-start path.
-    api_listener: std::sync::Mutex<Option<TcpListener>>,
+    api_listener: Mutex<Option<TcpListener>>,
 }
 
 impl Namespaces {
-    /// Creates the namespaces and mounts `plan`. Fails without `CAP_SYS_ADMIN`.
+    /// Creates (or reuses) the namespaces and mounts `plan`. Fails without `CAP_SYS_ADMIN`.
     pub fn create(plan: MountPlan) -> io::Result<Namespaces> {
+        let spare = SPARE.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        if let Some(core) = spare {
+            let (tx, rx) = mpsc::channel();
+            let reuse_plan = plan.clone();
+            let sent = core.jobs.send(Box::new(move || {
+                // SAFETY: mount syscalls on the namespace thread only.
+                let _ = tx.send(unsafe { mount_plan(&reuse_plan) }.and_then(|()| bind_api()));
+            }));
+            if sent.is_ok() {
+                if let Ok(Ok(api)) = rx.recv() {
+                    return Ok(Namespaces {
+                        core: Some(core),
+                        api_listener: Mutex::new(Some(api)),
+                    });
+                }
+            }
+        }
         let (ready_tx, ready_rx) = mpsc::channel();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -56,7 +84,7 @@ impl Namespaces {
             .spawn(move || {
                 // SAFETY: namespace syscalls on this thread only; it never runs other code.
                 let result = unsafe { enter_new_namespaces(&plan) }.and_then(|(mnt, net)| {
-                    let api = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 9001)))?;
+                    let api = bind_api()?;
                     Ok((mnt, net, api))
                 });
                 let ok = result.is_ok();
@@ -71,10 +99,12 @@ impl Namespaces {
             .recv()
             .map_err(|_| io::Error::other("namespace thread died"))??;
         Ok(Namespaces {
-            _mnt: mnt,
-            _net: net,
-            jobs: jobs_tx,
-            api_listener: std::sync::Mutex::new(Some(api)),
+            core: Some(NsCore {
+                _mnt: mnt,
+                _net: net,
+                jobs: jobs_tx,
+            }),
+            api_listener: Mutex::new(Some(api)),
         })
     }
 
@@ -92,7 +122,11 @@ impl Namespaces {
         job: impl FnOnce() -> io::Result<T> + Send + 'static,
     ) -> io::Result<T> {
         let (tx, rx) = mpsc::channel();
-        self.jobs
+        let core = self
+            .core
+            .as_ref()
+            .ok_or_else(|| io::Error::other("namespace thread is gone"))?;
+        core.jobs
             .send(Box::new(move || {
                 let _ = tx.send(job());
             }))
@@ -108,6 +142,29 @@ impl Namespaces {
     pub fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
         self.run(move || TcpStream::connect(addr))
     }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        let Some(core) = self.core.take() else {
+            return;
+        };
+        let jobs = core.jobs.clone();
+        let _ = jobs.send(Box::new(move || {
+            // SAFETY: unmount syscalls on the namespace thread only.
+            if unsafe { unmount_plan() }.is_ok() {
+                let mut spare = SPARE.lock().unwrap_or_else(|p| p.into_inner());
+                if spare.len() < MAX_SPARE {
+                    spare.push(core);
+                }
+            }
+            // Otherwise `core` drops here, and with its last sender the thread ends.
+        }));
+    }
+}
+
+fn bind_api() -> io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 9001)))
 }
 
 fn check(ret: libc::c_int, what: &str) -> io::Result<()> {
@@ -166,12 +223,7 @@ unsafe fn enter_new_namespaces(plan: &MountPlan) -> io::Result<(OwnedFd, OwnedFd
         "make / private",
     )?;
     loopback_up()?;
-    bind_mount(&plan.lang, "/var/lang", true)?;
-    bind_mount(&plan.opt, "/opt", true)?;
-    bind_mount(&plan.task, "/var/task", true)?;
-    bind_mount(&plan.hosts, "/etc/hosts", true)?;
-    // Last: the sources above may live under the host's /tmp.
-    bind_mount(&plan.tmp, "/tmp", false)?;
+    mount_plan(plan)?;
     let open = |path: &std::ffi::CStr| -> io::Result<OwnedFd> {
         let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
         check(fd, "open a namespace handle")?;
@@ -181,6 +233,30 @@ unsafe fn enter_new_namespaces(plan: &MountPlan) -> io::Result<(OwnedFd, OwnedFd
         open(c"/proc/thread-self/ns/mnt")?,
         open(c"/proc/thread-self/ns/net")?,
     ))
+}
+
+/// The mount points a sandbox gets, in mount order.
+const MOUNT_POINTS: [&str; 5] = ["/var/lang", "/opt", "/var/task", "/etc/hosts", "/tmp"];
+
+unsafe fn mount_plan(plan: &MountPlan) -> io::Result<()> {
+    bind_mount(&plan.lang, "/var/lang", true)?;
+    bind_mount(&plan.opt, "/opt", true)?;
+    bind_mount(&plan.task, "/var/task", true)?;
+    bind_mount(&plan.hosts, "/etc/hosts", true)?;
+    // Last: the sources above may live under the host's /tmp.
+    bind_mount(&plan.tmp, "/tmp", false)
+}
+
+/// Undoes `mount_plan` (in reverse order) so the namespaces can serve another sandbox.
+unsafe fn unmount_plan() -> io::Result<()> {
+    for point in MOUNT_POINTS.iter().rev() {
+        let c = CString::new(*point).map_err(io::Error::other)?;
+        check(
+            libc::umount2(c.as_ptr(), libc::MNT_DETACH),
+            &format!("unmount {point}"),
+        )?;
+    }
+    Ok(())
 }
 
 unsafe fn loopback_up() -> io::Result<()> {

@@ -302,3 +302,50 @@ async fn an_extension_crashing_mid_invoke_fails_the_invoke_and_resets() {
     assert!(sandbox.is_cold());
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sequential_namespaced_sandboxes_each_see_their_own_files() {
+    // Namespaces are reused after a sandbox ends: each new sandbox must see only its own mounts.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..4 {
+        let code = dir.path().join(format!("code{i}"));
+        std::fs::create_dir_all(&code).unwrap();
+        std::fs::write(
+            code.join("app.py"),
+            format!(
+                "import os\n\ndef handler(event, context):\n    return {{'task': sorted(os.listdir('/var/task')), 'opt': sorted(os.listdir('/opt')), 'tmp': sorted(os.listdir('/tmp')), 'n': {i}}}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(code.join(format!("only_in_{i}.txt")), "x").unwrap();
+        let mut config = lambdascope_sandbox::FunctionConfig::new("seq", &code, "app.handler");
+        config.isolation = Isolation::Namespaces;
+        if i % 2 == 1 {
+            config.layers.push(fixtures().join("layers/checker"));
+            config.env.insert("CHECKER_PORT".into(), "8125".into());
+        }
+        let mut sandbox = Sandbox::start(config).await.unwrap();
+        let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+        assert_eq!(outcome.status, Status::Success, "{outcome:?}");
+        let body = json(&outcome.payload);
+        assert_eq!(body["n"], i);
+        assert!(
+            body["task"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == &format!("only_in_{i}.txt")),
+            "{body}"
+        );
+        assert_eq!(body["task"].as_array().unwrap().len(), 2, "{body}");
+        let expected_opt = if i % 2 == 1 {
+            serde_json::json!(["extensions"])
+        } else {
+            serde_json::json!([])
+        };
+        assert_eq!(body["opt"], expected_opt, "{body}");
+        sandbox.shutdown().await;
+        // Let the ended sandbox's tasks finish so that its namespaces can be reused.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
