@@ -41,21 +41,28 @@ struct ServeArgs {
     /// Name of a function declared by flags.
     #[arg(long, requires_all = ["code", "handler"])]
     name: Option<String>,
+    /// Its code directory.
     #[arg(long)]
     code: Option<PathBuf>,
+    /// Its MODULE.FUNCTION handler.
     #[arg(long)]
     handler: Option<String>,
+    /// python3.X (default python3.11).
     #[arg(long)]
     runtime: Option<String>,
+    /// Memory size in MB (default 128).
     #[arg(long)]
     memory: Option<u32>,
-    /// Seconds.
+    /// Timeout in seconds (default 3).
     #[arg(long)]
     timeout: Option<f64>,
+    /// Environment variable KEY=VALUE (repeatable).
     #[arg(long = "env", value_parser = parse_env_pair)]
     env: Vec<(String, String)>,
+    /// Layer directory or zip (repeatable; merged at /opt in order).
     #[arg(long = "layer")]
     layers: Vec<PathBuf>,
+    /// Host loopback port reachable as host.lambdascope.internal (repeatable).
     #[arg(long = "host-port")]
     host_ports: Vec<u16>,
     /// auto, namespaces or host.
