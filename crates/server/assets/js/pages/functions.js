@@ -24,7 +24,7 @@ const coldRatio = (r) => (r.invocations ? r.cold_starts / r.invocations : 0);
 
 /** Tags of each function's latest enhanced metric point: runtime, memorysize, region, custom tags. */
 async function loadTags(w) {
-  const body = await api.metrics({ name: "aws.lambda.enhanced.invocations", from: w.from, to: w.to, limit: 2000 });
+  const body = await api.metrics({ name: "aws.lambda.enhanced.invocations", from: w.from, to: w.to, limit: 10000 });
   const byFunction = new Map();
   for (const p of api.list(body, "points")) {
     const tags = p.tags || [];
