@@ -23,4 +23,5 @@ pub use intake_error::IntakeDecodeError;
 
 // Lambda event sources (trigger tags, inferred spans, trace context) and tracer payloads
 // (`/v0.4/traces`, `/v0.5/traces`) for the extension's trace agent.
+pub mod tracer_payload;
 pub mod triggers;
