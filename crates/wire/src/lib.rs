@@ -5,5 +5,6 @@
 //! platform formats (`extensions_api`, `telemetry`); the extension and the
 //! server share the intake formats.
 
+pub mod dogstatsd;
 pub mod extensions_api;
 pub mod telemetry;
