@@ -1,0 +1,7 @@
+//! The lambdascope Lambda extension.
+pub mod config;
+pub mod flush;
+pub mod http_client;
+pub mod invocation;
+pub mod lambda_api;
+pub mod logs;

@@ -1,0 +1,2 @@
+//! Logs: telemetry records → intake log entries.
+pub mod rules;
