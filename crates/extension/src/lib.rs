@@ -5,3 +5,4 @@ pub mod http_client;
 pub mod invocation;
 pub mod lambda_api;
 pub mod logs;
+pub mod metrics;

@@ -51,11 +51,14 @@ pub fn status_from_level(level: &str) -> Option<&'static str> {
 }
 
 fn epoch_ms(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn text_field<'a>(object: &'a Value, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| object.get(*k).and_then(Value::as_str))
+    keys.iter()
+        .find_map(|k| object.get(*k).and_then(Value::as_str))
 }
 
 fn id_field(object: &Value, path: &[&str]) -> Option<String> {
@@ -73,7 +76,10 @@ fn id_field(object: &Value, path: &[&str]) -> Option<String> {
 /// `... dd.trace_id=123 dd.span_id=456 ...` as ddtrace's log injection writes it.
 fn injected_id(text: &str, key: &str) -> Option<String> {
     let start = text.find(key)? + key.len();
-    let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     (!digits.is_empty() && digits != "0").then_some(digits)
 }
 
@@ -81,7 +87,10 @@ fn injected_id(text: &str, key: &str) -> Option<String> {
 /// leading level word.
 fn parse_text_line(text: &str) -> (Option<&'static str>, Option<String>) {
     let first = text.split(['\t', ' ']).next().unwrap_or("");
-    let level = first.trim_start_matches('[').trim_end_matches(']').trim_end_matches(':');
+    let level = first
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches(':');
     let status = status_from_level(level);
     let request_id = if first.starts_with('[') {
         text.split('\t')
@@ -113,7 +122,11 @@ pub fn report_line(report: &Report) -> String {
         (Status::Success, None) => {}
         (Status::Timeout, _) => line.push_str("\tStatus: timeout"),
         (status, error_type) => {
-            let status = if status == Status::Success { Status::Error } else { status };
+            let status = if status == Status::Success {
+                Status::Error
+            } else {
+                status
+            };
             line.push_str(&format!("\tStatus: {}", status_word(status)));
             if let Some(t) = error_type {
                 line.push_str(&format!("\tError Type: {t}"));
@@ -158,15 +171,16 @@ impl LogsProcessor {
     pub fn on_event(&mut self, event: &TelemetryEvent, tracker: &mut InvocationTracker) {
         let time = event.timestamp().unwrap_or_else(SystemTime::now);
         let ms = epoch_ms(time);
-        let platform = |message: String, status: &'static str, request_id: Option<&str>| LogRecord {
-            message,
-            timestamp_ms: ms,
-            status,
-            request_id: request_id.map(str::to_string),
-            trace_id: None,
-            span_id: None,
-            tags: None,
-        };
+        let platform =
+            |message: String, status: &'static str, request_id: Option<&str>| LogRecord {
+                message,
+                timestamp_ms: ms,
+                status,
+                request_id: request_id.map(str::to_string),
+                trace_id: None,
+                span_id: None,
+                tags: None,
+            };
         match &event.record {
             TelemetryRecord::FunctionLog(value) | TelemetryRecord::ExtensionLog(value) => {
                 self.on_line(value, ms, time, tracker);
@@ -174,7 +188,10 @@ impl LogsProcessor {
             TelemetryRecord::InitStart(r) => {
                 tracker.on_init_start(r);
                 if self.enabled {
-                    let mut text = format!("INIT_START Runtime Version: {}", r.runtime_version.as_deref().unwrap_or("unknown"));
+                    let mut text = format!(
+                        "INIT_START Runtime Version: {}",
+                        r.runtime_version.as_deref().unwrap_or("unknown")
+                    );
                     if let Some(arn) = &r.runtime_version_arn {
                         text.push_str(&format!("\tRuntime Version ARN: {arn}"));
                     }
@@ -200,9 +217,16 @@ impl LogsProcessor {
                 if self.enabled {
                     let (text, status) = match r.status {
                         Status::Success => (format!("END RequestId: {}", r.request_id), "info"),
-                        Status::Timeout => (format!("END RequestId: {}\tStatus: timeout", r.request_id), "error"),
+                        Status::Timeout => (
+                            format!("END RequestId: {}\tStatus: timeout", r.request_id),
+                            "error",
+                        ),
                         other => {
-                            let mut t = format!("END RequestId: {}\tStatus: {}", r.request_id, status_word(other));
+                            let mut t = format!(
+                                "END RequestId: {}\tStatus: {}",
+                                r.request_id,
+                                status_word(other)
+                            );
                             if let Some(e) = &r.error_type {
                                 t.push_str(&format!("\tError Type: {e}"));
                             }
@@ -215,7 +239,11 @@ impl LogsProcessor {
             TelemetryRecord::Report(r) => {
                 if self.enabled {
                     let line = report_line(r);
-                    let status = if line.contains("\tStatus: ") { "error" } else { "info" };
+                    let status = if line.contains("\tStatus: ") {
+                        "error"
+                    } else {
+                        "info"
+                    };
                     self.push(platform(line, status, Some(&r.request_id)));
                 }
             }
@@ -230,7 +258,13 @@ impl LogsProcessor {
         }
     }
 
-    fn on_line(&mut self, value: &Value, ms: i64, time: SystemTime, tracker: &mut InvocationTracker) {
+    fn on_line(
+        &mut self,
+        value: &Value,
+        ms: i64,
+        time: SystemTime,
+        tracker: &mut InvocationTracker,
+    ) {
         let (message, json) = match value {
             Value::String(s) => {
                 let s = s.trim_end_matches(['\n', '\r']);
@@ -243,11 +277,14 @@ impl LogsProcessor {
             Value::Object(_) => (value.to_string(), Some(value.clone())),
             other => (other.to_string(), None),
         };
-        let (mut status, mut request_id, mut trace_id, mut span_id, mut tags) = (None, None, None, None, None);
+        let (mut status, mut request_id, mut trace_id, mut span_id, mut tags) =
+            (None, None, None, None, None);
         if let Some(obj) = json.as_ref().filter(|j| j.is_object()) {
             status = text_field(obj, &["level", "status", "severity"]).and_then(status_from_level);
-            request_id = text_field(obj, &["requestId", "AWSRequestId", "aws_request_id"]).map(str::to_string);
-            trace_id = id_field(obj, &["dd", "trace_id"]).or_else(|| id_field(obj, &["dd.trace_id"]));
+            request_id = text_field(obj, &["requestId", "AWSRequestId", "aws_request_id"])
+                .map(str::to_string);
+            trace_id =
+                id_field(obj, &["dd", "trace_id"]).or_else(|| id_field(obj, &["dd.trace_id"]));
             span_id = id_field(obj, &["dd", "span_id"]).or_else(|| id_field(obj, &["dd.span_id"]));
             tags = text_field(obj, &["ddtags"]).map(str::to_string);
         } else {

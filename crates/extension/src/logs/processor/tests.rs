@@ -2,7 +2,9 @@ use super::*;
 use std::time::Instant;
 
 fn batch(json: &str) -> Vec<TelemetryEvent> {
-    lambdascope_wire::telemetry::decode_batch(json.as_bytes()).unwrap().0
+    lambdascope_wire::telemetry::decode_batch(json.as_bytes())
+        .unwrap()
+        .0
 }
 
 fn run(json: &str, rules: ProcessingRules) -> (Vec<LogRecord>, InvocationTracker) {
@@ -32,14 +34,25 @@ fn platform_lines_and_function_lines() {
     let (logs, _) = run(&json, ProcessingRules::default());
     let messages: Vec<_> = logs.iter().map(|l| l.message.as_str()).collect();
     assert_eq!(messages[0], "init line", "orphans keep their place in time");
-    assert_eq!(logs[0].request_id.as_deref(), Some(ID), "orphan gets the next request id");
-    assert_eq!(messages[1], format!("START RequestId: {ID} Version: $LATEST"));
+    assert_eq!(
+        logs[0].request_id.as_deref(),
+        Some(ID),
+        "orphan gets the next request id"
+    );
+    assert_eq!(
+        messages[1],
+        format!("START RequestId: {ID} Version: $LATEST")
+    );
     assert_eq!(logs[2].status, "error");
     assert_eq!(logs[2].trace_id.as_deref(), Some("777"));
     assert_eq!(logs[2].span_id.as_deref(), Some("9"));
     assert_eq!(logs[3].status, "warn");
     assert_eq!(logs[3].tags.as_deref(), Some("team:x"));
-    assert_eq!(logs[3].trace_id.as_deref(), Some("777"), "correlated by request id at take()");
+    assert_eq!(
+        logs[3].trace_id.as_deref(),
+        Some("777"),
+        "correlated by request id at take()"
+    );
     assert_eq!(messages[4], format!("END RequestId: {ID}"));
     assert_eq!(
         messages[5],
@@ -59,9 +72,18 @@ fn timeouts_and_oom_render_status_and_count() {
     ]"#
     );
     let (logs, mut tracker) = run(&json, ProcessingRules::default());
-    assert_eq!(logs[2].message, format!("END RequestId: {ID}\tStatus: timeout"));
+    assert_eq!(
+        logs[2].message,
+        format!("END RequestId: {ID}\tStatus: timeout")
+    );
     assert_eq!(logs[2].status, "error");
-    assert!(logs[3].message.ends_with("\tStatus: error\tError Type: Runtime.OutOfMemory"), "{}", logs[3].message);
+    assert!(
+        logs[3]
+            .message
+            .ends_with("\tStatus: error\tError Type: Runtime.OutOfMemory"),
+        "{}",
+        logs[3].message
+    );
     let points = tracker.take_points();
     let count = |n: &str| points.iter().filter(|p| p.name.ends_with(n)).count();
     assert_eq!(count(".out_of_memory"), 1);
