@@ -277,23 +277,27 @@ impl LogsProcessor {
             Value::Object(_) => (value.to_string(), Some(value.clone())),
             other => (other.to_string(), None),
         };
-        let (mut status, mut request_id, mut trace_id, mut span_id, mut tags) =
-            (None, None, None, None, None);
-        if let Some(obj) = json.as_ref().filter(|j| j.is_object()) {
-            status = text_field(obj, &["level", "status", "severity"]).and_then(status_from_level);
-            request_id = text_field(obj, &["requestId", "AWSRequestId", "aws_request_id"])
-                .map(str::to_string);
-            trace_id =
-                id_field(obj, &["dd", "trace_id"]).or_else(|| id_field(obj, &["dd.trace_id"]));
-            span_id = id_field(obj, &["dd", "span_id"]).or_else(|| id_field(obj, &["dd.span_id"]));
-            tags = text_field(obj, &["ddtags"]).map(str::to_string);
-        } else {
-            let (s, id) = parse_text_line(&message);
-            status = s;
-            request_id = id;
-            trace_id = injected_id(&message, "dd.trace_id=");
-            span_id = injected_id(&message, "dd.span_id=");
-        }
+        let (status, request_id, trace_id, span_id, tags) =
+            match json.as_ref().filter(|j| j.is_object()) {
+                Some(obj) => (
+                    text_field(obj, &["level", "status", "severity"]).and_then(status_from_level),
+                    text_field(obj, &["requestId", "AWSRequestId", "aws_request_id"])
+                        .map(str::to_string),
+                    id_field(obj, &["dd", "trace_id"]).or_else(|| id_field(obj, &["dd.trace_id"])),
+                    id_field(obj, &["dd", "span_id"]).or_else(|| id_field(obj, &["dd.span_id"])),
+                    text_field(obj, &["ddtags"]).map(str::to_string),
+                ),
+                None => {
+                    let (status, id) = parse_text_line(&message);
+                    (
+                        status,
+                        id,
+                        injected_id(&message, "dd.trace_id="),
+                        injected_id(&message, "dd.span_id="),
+                        None,
+                    )
+                }
+            };
         let request_id = request_id.or_else(|| tracker.current_request().map(str::to_string));
         tracker.on_log_line(request_id.as_deref(), &message, time);
         if let (Some(id), Some(trace)) = (&request_id, &trace_id) {
