@@ -419,6 +419,11 @@ impl InvocationTracker {
         self.request(request_id)?.trace_id.as_deref()
     }
 
+    /// True once the platform report of `request_id` was seen.
+    pub fn reported(&self, request_id: &str) -> bool {
+        self.request(request_id).is_some_and(|r| r.reported)
+    }
+
     pub fn runtime_done(&self, request_id: &str) -> bool {
         self.request(request_id)
             .is_some_and(|r| r.runtime_done.is_some())

@@ -31,12 +31,39 @@ pub async fn serve(socket: UdpSocket, aggregator: Arc<Mutex<Aggregator>>) {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        if let Ok(mut agg) = aggregator.lock() {
+        {
+            let mut agg = aggregator.lock().unwrap_or_else(|e| e.into_inner());
             agg.ingest_datagram(&buffer[..n], now);
             // Drain whatever else is already queued under the same lock.
             while let Ok(n) = socket.try_recv(&mut buffer) {
                 agg.ingest_datagram(&buffer[..n], now);
             }
+        }
+    }
+}
+
+/// Receive buffer asked for: a burst of small datagrams must not overflow the kernel queue
+/// while the extension is busy flushing.
+const RECEIVE_BUFFER_BYTES: libc::c_int = 8 * 1024 * 1024;
+
+/// Enlarges the socket's receive buffer (forced when privileged, capped by the kernel otherwise).
+pub fn enlarge_receive_buffer(socket: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let size = RECEIVE_BUFFER_BYTES;
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: fd is a live socket owned by `socket`; the value is a c_int of the given size.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return;
         }
     }
 }
