@@ -23,6 +23,8 @@ use crate::metrics::{dogstatsd_server, Aggregator, FunctionTags};
 
 /// Time kept free before an invocation deadline (the flush must end before it).
 const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
+/// Time kept for the end-of-invocation flush when the runtime has not finished by then.
+const FLUSH_RESERVE: Duration = Duration::from_millis(1000);
 /// Longest wait at SHUTDOWN for the last invocation's report.
 const SHUTDOWN_REPORT_WAIT: Duration = Duration::from_millis(300);
 
@@ -74,6 +76,8 @@ impl Collectors {
     }
 
     pub fn on_telemetry(&self, events: Vec<TelemetryEvent>) {
+        // No logging here: the extension's own output comes back as telemetry, so a log line
+        // per batch would feed itself forever.
         {
             let mut state = lock(&self.telemetry);
             let state = &mut *state;
@@ -265,7 +269,11 @@ impl ActiveExtension {
             FlushAction::Skip => {}
         }
         if self.scheduler.at_end(now) == FlushAction::Blocking {
-            self.wait_for_runtime_done(&request_id, deadline).await;
+            // Stop waiting early enough to flush before the deadline: a function that times
+            // out must still get its data out (the environment may be reset right after).
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait_until = deadline - FLUSH_RESERVE.min(left / 2);
+            self.wait_for_runtime_done(&request_id, wait_until).await;
             self.flush_blocking(deadline, false).await;
         }
     }

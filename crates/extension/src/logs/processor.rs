@@ -237,6 +237,7 @@ impl LogsProcessor {
                 }
             }
             TelemetryRecord::Report(r) => {
+                tracker.on_report(r, 0, time);
                 if self.enabled {
                     let line = report_line(r);
                     let status = if line.contains("\tStatus: ") {

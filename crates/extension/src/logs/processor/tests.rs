@@ -31,7 +31,18 @@ fn platform_lines_and_function_lines() {
       {{"time":"2026-11-24T08:00:00.030Z","type":"platform.report","record":{{"requestId":"{ID}","status":"success","metrics":{{"durationMs":12.345,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":40,"initDurationMs":120.554}}}}}}
     ]"#
     );
-    let (logs, _) = run(&json, ProcessingRules::default());
+    let (logs, mut tracker) = run(&json, ProcessingRules::default());
+    let points = tracker.take_points();
+    for name in [
+        "duration",
+        "runtime_duration",
+        "post_runtime_duration",
+        "init_duration",
+        "estimated_cost",
+    ] {
+        let full = format!("aws.lambda.enhanced.{name}");
+        assert!(points.iter().any(|p| p.name == full), "{full} missing");
+    }
     let messages: Vec<_> = logs.iter().map(|l| l.message.as_str()).collect();
     assert_eq!(messages[0], "init line", "orphans keep their place in time");
     assert_eq!(
