@@ -5,6 +5,7 @@
 //! platform formats (`extensions_api`, `telemetry`); the extension and the
 //! server share the intake formats.
 
+pub mod dogstatsd;
 pub mod extensions_api;
 pub mod telemetry;
 
