@@ -319,7 +319,7 @@ fn sns_to_sqs_upstream_span() {
     assert_eq!(sns.name, "aws.sns");
     assert_eq!(sns.resource, "serverlessTracingTopicPy");
     assert_eq!(sns.start_ns, Some(1_643_638_421_637_000_000));
-    assert_eq!(sns.end, InferredSpanEnd::At(1_634_662_094_538_000_000));
+    assert_eq!(sns.end, InferredSpanEnd::At(1_643_638_421_702_000_000));
     assert_eq!(sqs.name, "aws.sqs");
     let c = ctx("sns-to-sqs").unwrap();
     assert_eq!(

@@ -58,7 +58,11 @@ fn entries(value: &str) -> Vec<String> {
     value.split_whitespace().map(str::to_string).collect()
 }
 
-fn parse_filters(value: &str, regex: bool, var: &'static str) -> Result<Vec<TagFilter>, FilterError> {
+fn parse_filters(
+    value: &str,
+    regex: bool,
+    var: &'static str,
+) -> Result<Vec<TagFilter>, FilterError> {
     entries(value)
         .into_iter()
         .filter(|e| !e.trim().is_empty())
@@ -69,10 +73,12 @@ fn parse_filters(value: &str, regex: bool, var: &'static str) -> Result<Vec<TagF
             };
             let value = match value {
                 None => ValueMatch::Present,
-                Some(v) if regex => ValueMatch::Regex(Regex::new(&v).map_err(|e| FilterError::Regex {
-                    var,
-                    error: format!("{v:?}: {e}"),
-                })?),
+                Some(v) if regex => {
+                    ValueMatch::Regex(Regex::new(&v).map_err(|e| FilterError::Regex {
+                        var,
+                        error: format!("{v:?}: {e}"),
+                    })?)
+                }
                 Some(v) => ValueMatch::Exact(v),
             };
             Ok(TagFilter { key, value })
@@ -82,17 +88,26 @@ fn parse_filters(value: &str, regex: bool, var: &'static str) -> Result<Vec<TagF
 
 impl TagFilters {
     /// Parses the four `DD_APM_FILTER_TAGS_*` values (empty strings for unset).
-    pub fn parse(require: &str, reject: &str, regex_require: &str, regex_reject: &str) -> Result<Self, FilterError> {
+    pub fn parse(
+        require: &str,
+        reject: &str,
+        regex_require: &str,
+        regex_reject: &str,
+    ) -> Result<Self, FilterError> {
         let mut filters = Self {
             require: parse_filters(require, false, "DD_APM_FILTER_TAGS_REQUIRE")?,
             reject: parse_filters(reject, false, "DD_APM_FILTER_TAGS_REJECT")?,
         };
-        filters
-            .require
-            .extend(parse_filters(regex_require, true, "DD_APM_FILTER_TAGS_REGEX_REQUIRE")?);
-        filters
-            .reject
-            .extend(parse_filters(regex_reject, true, "DD_APM_FILTER_TAGS_REGEX_REJECT")?);
+        filters.require.extend(parse_filters(
+            regex_require,
+            true,
+            "DD_APM_FILTER_TAGS_REGEX_REQUIRE",
+        )?);
+        filters.reject.extend(parse_filters(
+            regex_reject,
+            true,
+            "DD_APM_FILTER_TAGS_REGEX_REJECT",
+        )?);
         Ok(filters)
     }
 
@@ -128,7 +143,9 @@ pub fn is_infrastructure_span(span: &Span) -> bool {
             .next()
             .unwrap_or("");
         if let Some((host, port)) = authority.rsplit_once(':') {
-            if LOCAL_HOSTS.contains(&host) && port.parse().is_ok_and(|p: u16| OWN_PORTS.contains(&p)) {
+            if LOCAL_HOSTS.contains(&host)
+                && port.parse().is_ok_and(|p: u16| OWN_PORTS.contains(&p))
+            {
                 return true;
             }
         }
@@ -136,13 +153,20 @@ pub fn is_infrastructure_span(span: &Span) -> bool {
             return true;
         }
     }
-    let host = span.meta.get("out.host").or_else(|| span.meta.get("network.destination.name"));
+    let host = span
+        .meta
+        .get("out.host")
+        .or_else(|| span.meta.get("network.destination.name"));
     let port = span
         .meta
         .get("network.destination.port")
         .or_else(|| span.meta.get("out.port"))
         .and_then(|p| p.parse::<u16>().ok())
-        .or_else(|| span.metrics.get("network.destination.port").map(|p| *p as u16));
+        .or_else(|| {
+            span.metrics
+                .get("network.destination.port")
+                .map(|p| *p as u16)
+        });
     match (host.map(String::as_str), port) {
         (Some(h), Some(p)) if LOCAL_HOSTS.contains(&h) && OWN_PORTS.contains(&p) => true,
         (Some(XRAY_DAEMON), _) => true,
@@ -156,7 +180,10 @@ mod tests {
 
     fn span(meta: &[(&str, &str)]) -> Span {
         Span {
-            meta: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            meta: meta
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..Default::default()
         }
     }
@@ -167,7 +194,11 @@ mod tests {
         assert!(f.keeps(&span(&[("env", "prod"), ("team", "a")])));
         assert!(!f.keeps(&span(&[("env", "dev"), ("team", "a")])));
         assert!(!f.keeps(&span(&[("env", "prod")])));
-        assert!(!f.keeps(&span(&[("env", "prod"), ("team", "a"), ("http.url", "/health")])));
+        assert!(!f.keeps(&span(&[
+            ("env", "prod"),
+            ("team", "a"),
+            ("http.url", "/health")
+        ])));
         assert!(TagFilters::default().keeps(&span(&[])));
     }
 
@@ -185,8 +216,14 @@ mod tests {
         for meta in [
             vec![("http.url", "http://127.0.0.1:8124/lambda/end-invocation")],
             vec![("http.url", "http://localhost:8126/v0.4/traces")],
-            vec![("http.url", "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next")],
-            vec![("out.host", "127.0.0.1"), ("network.destination.port", "8125")],
+            vec![(
+                "http.url",
+                "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            )],
+            vec![
+                ("out.host", "127.0.0.1"),
+                ("network.destination.port", "8125"),
+            ],
             vec![("out.host", "169.254.79.129")],
         ] {
             assert!(is_infrastructure_span(&span(&meta)), "{meta:?}");
@@ -194,7 +231,10 @@ mod tests {
         for meta in [
             vec![("http.url", "http://127.0.0.1:8080/app")],
             vec![("http.url", "https://api.example.com:8124/x")],
-            vec![("out.host", "db.internal"), ("network.destination.port", "8125")],
+            vec![
+                ("out.host", "db.internal"),
+                ("network.destination.port", "8125"),
+            ],
         ] {
             assert!(!is_infrastructure_span(&span(&meta)), "{meta:?}");
         }

@@ -90,14 +90,24 @@ pub fn normalize_name(value: &str) -> Option<String> {
 }
 
 /// Normalizes one span in place. `fallback_service` replaces an empty or invalid service.
-pub fn normalize_span(span: &mut Span, fallback_service: &str, now_ns: i64) -> Result<(), Rejection> {
+pub fn normalize_span(
+    span: &mut Span,
+    fallback_service: &str,
+    now_ns: i64,
+) -> Result<(), Rejection> {
     if span.trace_id == 0 {
         return Err(Rejection::ZeroTraceId);
     }
     if span.span_id == 0 {
         return Err(Rejection::ZeroSpanId);
     }
-    let service = normalize_tag(&span.service.chars().take(MAX_SERVICE_LEN).collect::<String>());
+    let service = normalize_tag(
+        &span
+            .service
+            .chars()
+            .take(MAX_SERVICE_LEN)
+            .collect::<String>(),
+    );
     span.service = if service.is_empty() {
         let fallback = normalize_tag(fallback_service);
         if fallback.is_empty() {
@@ -133,7 +143,9 @@ pub fn normalize_span(span: &mut Span, fallback_service: &str, now_ns: i64) -> R
     if bad_status {
         span.meta.remove("http.status_code");
     }
-    if span.meta.keys().any(|k| k.len() > MAX_META_KEY_LEN) || span.meta.values().any(|v| v.len() > MAX_META_VALUE_LEN) {
+    if span.meta.keys().any(|k| k.len() > MAX_META_KEY_LEN)
+        || span.meta.values().any(|v| v.len() > MAX_META_VALUE_LEN)
+    {
         span.meta = std::mem::take(&mut span.meta)
             .into_iter()
             .map(|(mut k, mut v)| {
@@ -182,9 +194,15 @@ mod tests {
     fn names() {
         assert_eq!(normalize_name("aws.lambda").as_deref(), Some("aws.lambda"));
         assert_eq!(normalize_name("get coffee!").as_deref(), Some("get_coffee"));
-        assert_eq!(normalize_name("9lives.x__y._z").as_deref(), Some("lives.x__y._z"));
+        assert_eq!(
+            normalize_name("9lives.x__y._z").as_deref(),
+            Some("lives.x__y._z")
+        );
         assert_eq!(normalize_name("123"), None);
-        assert_eq!(normalize_name(&"n".repeat(150)).unwrap().len(), MAX_NAME_LEN);
+        assert_eq!(
+            normalize_name(&"n".repeat(150)).unwrap().len(),
+            MAX_NAME_LEN
+        );
     }
 
     #[test]
@@ -198,7 +216,10 @@ mod tests {
         s.meta.insert("k".repeat(300), "v".into());
         normalize_span(&mut s, "My Function", 5).unwrap();
         assert_eq!(s.service, "my_function");
-        assert_eq!((s.name.as_str(), s.resource.as_str()), (DEFAULT_NAME, DEFAULT_NAME));
+        assert_eq!(
+            (s.name.as_str(), s.resource.as_str()),
+            (DEFAULT_NAME, DEFAULT_NAME)
+        );
         assert_eq!(s.r#type.len(), MAX_TYPE_LEN);
         assert!(!s.meta.contains_key("http.status_code"));
         assert_eq!(s.meta["env"], "prod_env");
@@ -222,7 +243,10 @@ mod tests {
         assert_eq!(s.duration, 0);
         let mut s = span();
         s.trace_id = 0;
-        assert_eq!(normalize_span(&mut s, "svc", 0), Err(Rejection::ZeroTraceId));
+        assert_eq!(
+            normalize_span(&mut s, "svc", 0),
+            Err(Rejection::ZeroTraceId)
+        );
         let mut s = span();
         s.span_id = 0;
         assert_eq!(normalize_span(&mut s, "svc", 0), Err(Rejection::ZeroSpanId));

@@ -26,15 +26,20 @@ struct RawRule {
 impl ReplaceRule {
     /// Parses the JSON list `[{"name": "...", "pattern": "...", "repl": "..."}]`.
     pub fn parse_list(json: &str) -> Result<Vec<ReplaceRule>, String> {
-        let raw: Vec<RawRule> = serde_json::from_str(json)
-            .map_err(|e| format!("expected a JSON list of {{\"name\", \"pattern\", \"repl\"}} objects: {e}"))?;
+        let raw: Vec<RawRule> = serde_json::from_str(json).map_err(|e| {
+            format!("expected a JSON list of {{\"name\", \"pattern\", \"repl\"}} objects: {e}")
+        })?;
         raw.into_iter()
             .map(|r| {
                 if r.name.is_empty() {
                     return Err("a rule has an empty \"name\"".to_string());
                 }
-                let pattern = Regex::new(&r.pattern)
-                    .map_err(|e| format!("rule for {:?} has an invalid pattern {:?}: {e}", r.name, r.pattern))?;
+                let pattern = Regex::new(&r.pattern).map_err(|e| {
+                    format!(
+                        "rule for {:?} has an invalid pattern {:?}: {e}",
+                        r.name, r.pattern
+                    )
+                })?;
                 Ok(ReplaceRule {
                     name: r.name,
                     pattern,
@@ -46,7 +51,10 @@ impl ReplaceRule {
 
     fn apply(&self, value: &mut String) {
         if self.pattern.is_match(value) {
-            *value = self.pattern.replace_all(value, self.repl.as_str()).into_owned();
+            *value = self
+                .pattern
+                .replace_all(value, self.repl.as_str())
+                .into_owned();
         }
     }
 }
@@ -70,7 +78,11 @@ impl ObfuscationOptions {
 pub fn obfuscate_span(span: &mut Span, options: &ObfuscationOptions) {
     if options.remove_query_string || options.remove_paths_with_digits {
         if let Some(url) = span.meta.get_mut("http.url") {
-            *url = obfuscate_url(url, options.remove_query_string, options.remove_paths_with_digits);
+            *url = obfuscate_url(
+                url,
+                options.remove_query_string,
+                options.remove_paths_with_digits,
+            );
         }
     }
     for rule in &options.replace_tags {
@@ -111,7 +123,13 @@ pub fn obfuscate_url(url: &str, remove_query: bool, remove_digits: bool) -> Stri
         out.push_str(&base[..path_start]);
         let segments: Vec<&str> = base[path_start..]
             .split('/')
-            .map(|seg| if seg.bytes().any(|b| b.is_ascii_digit()) { "?" } else { seg })
+            .map(|seg| {
+                if seg.bytes().any(|b| b.is_ascii_digit()) {
+                    "?"
+                } else {
+                    seg
+                }
+            })
             .collect();
         out.push_str(&segments.join("/"));
     } else {
@@ -137,9 +155,18 @@ mod tests {
     #[test]
     fn url_options() {
         let url = "https://api.example.com/users/123/orders/ab9?token=secret#frag";
-        assert_eq!(obfuscate_url(url, true, false), "https://api.example.com/users/123/orders/ab9?#frag");
-        assert_eq!(obfuscate_url(url, false, true), "https://api.example.com/users/?/orders/??token=secret#frag");
-        assert_eq!(obfuscate_url(url, true, true), "https://api.example.com/users/?/orders/??#frag");
+        assert_eq!(
+            obfuscate_url(url, true, false),
+            "https://api.example.com/users/123/orders/ab9?#frag"
+        );
+        assert_eq!(
+            obfuscate_url(url, false, true),
+            "https://api.example.com/users/?/orders/??token=secret#frag"
+        );
+        assert_eq!(
+            obfuscate_url(url, true, true),
+            "https://api.example.com/users/?/orders/??#frag"
+        );
         assert_eq!(obfuscate_url("/v1/items/42", false, true), "/?/items/?");
         assert_eq!(obfuscate_url("http://h:8080", true, true), "http://h:8080");
     }
@@ -161,8 +188,10 @@ mod tests {
             resource: "SELECT * FROM t".into(),
             ..Default::default()
         };
-        span.meta.insert("http.url".into(), "https://x/?token=abc&a=1".into());
-        span.meta.insert("note".into(), "paid with 4111111111111111".into());
+        span.meta
+            .insert("http.url".into(), "https://x/?token=abc&a=1".into());
+        span.meta
+            .insert("note".into(), "paid with 4111111111111111".into());
         obfuscate_span(&mut span, &options);
         assert_eq!(span.meta["http.url"], "https://x/?token=?&a=1");
         assert_eq!(span.resource, "SELECT ?");
@@ -171,8 +200,14 @@ mod tests {
 
     #[test]
     fn bad_rules_say_what_is_wrong() {
-        assert!(ReplaceRule::parse_list("{}").unwrap_err().contains("JSON list"));
-        assert!(ReplaceRule::parse_list(r#"[{"name":"a","pattern":"("}]"#).unwrap_err().contains("invalid pattern"));
-        assert!(ReplaceRule::parse_list(r#"[{"name":"","pattern":"a"}]"#).unwrap_err().contains("empty"));
+        assert!(ReplaceRule::parse_list("{}")
+            .unwrap_err()
+            .contains("JSON list"));
+        assert!(ReplaceRule::parse_list(r#"[{"name":"a","pattern":"("}]"#)
+            .unwrap_err()
+            .contains("invalid pattern"));
+        assert!(ReplaceRule::parse_list(r#"[{"name":"","pattern":"a"}]"#)
+            .unwrap_err()
+            .contains("empty"));
     }
 }

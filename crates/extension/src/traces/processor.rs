@@ -108,7 +108,12 @@ impl TraceProcessor {
     }
 
     /// Processes one request's traces into a tracer payload (empty chunks are left out).
-    pub fn process(&self, traces: Traces, tracer: &TracerMeta, now_ns: i64) -> (TracerPayload, DropCounts) {
+    pub fn process(
+        &self,
+        traces: Traces,
+        tracer: &TracerMeta,
+        now_ns: i64,
+    ) -> (TracerPayload, DropCounts) {
         let mut drops = DropCounts::default();
         let chunks = traces
             .into_iter()
@@ -123,7 +128,12 @@ impl TraceProcessor {
         self.process_chunk(spans, now_ns, &mut DropCounts::default())
     }
 
-    fn process_chunk(&self, spans: Vec<Span>, now_ns: i64, drops: &mut DropCounts) -> Option<TraceChunk> {
+    fn process_chunk(
+        &self,
+        spans: Vec<Span>,
+        now_ns: i64,
+        drops: &mut DropCounts,
+    ) -> Option<TraceChunk> {
         let mut kept = Vec::with_capacity(spans.len());
         for mut span in spans {
             if is_infrastructure_span(&span) {
@@ -140,10 +150,13 @@ impl TraceProcessor {
             if !self.settings.obfuscation.is_noop() {
                 obfuscate_span(&mut span, &self.settings.obfuscation);
             }
-            span.meta.insert("_dd.origin".to_string(), "lambda".to_string());
+            span.meta
+                .insert("_dd.origin".to_string(), "lambda".to_string());
             if is_inferred(&span) && span.service != self.function.service {
-                span.meta
-                    .insert("_dd.base_service".to_string(), self.function.service.clone());
+                span.meta.insert(
+                    "_dd.base_service".to_string(),
+                    self.function.service.clone(),
+                );
             }
             kept.push(span);
         }
@@ -158,7 +171,10 @@ impl TraceProcessor {
         let priority = kept[root]
             .metrics
             .get(SAMPLING_PRIORITY_KEY)
-            .or_else(|| kept.iter().find_map(|s| s.metrics.get(SAMPLING_PRIORITY_KEY)))
+            .or_else(|| {
+                kept.iter()
+                    .find_map(|s| s.metrics.get(SAMPLING_PRIORITY_KEY))
+            })
             .map_or(DEFAULT_PRIORITY, |p| *p as i32);
         Some(TraceChunk {
             priority,
@@ -190,7 +206,8 @@ impl TraceProcessor {
 }
 
 fn is_inferred(span: &Span) -> bool {
-    span.metrics.contains_key("_dd._inferred_span") || span.meta.contains_key("_inferred_span.tag_source")
+    span.metrics.contains_key("_dd._inferred_span")
+        || span.meta.contains_key("_inferred_span.tag_source")
 }
 
 /// The root of a chunk: the first span whose parent is not in the chunk (`parent_id == 0`
@@ -207,7 +224,10 @@ pub fn root_index(spans: &[Span]) -> usize {
 pub fn agent_payload(tracer_payloads: Vec<TracerPayload>, env: Option<&str>) -> AgentPayload {
     AgentPayload {
         env: env.unwrap_or_default().to_string(),
-        tracer_payloads: tracer_payloads.into_iter().filter(|p| !p.chunks.is_empty()).collect(),
+        tracer_payloads: tracer_payloads
+            .into_iter()
+            .filter(|p| !p.chunks.is_empty())
+            .collect(),
         agent_version: concat!("lambdascope-extension/", env!("CARGO_PKG_VERSION")).to_string(),
         target_tps: 10.0,
         error_tps: 10.0,

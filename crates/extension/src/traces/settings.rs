@@ -79,7 +79,9 @@ impl TraceSettings {
         let decode = flag(get("DD_DECODE_AUTHORIZER_CONTEXT"), true);
         s.trigger.decode_authorizer_context = decode;
         s.extract.decode_authorizer_context = decode;
-        if let Some(styles) = get("DD_TRACE_PROPAGATION_STYLE_EXTRACT").or_else(|| get("DD_TRACE_PROPAGATION_STYLE")) {
+        if let Some(styles) =
+            get("DD_TRACE_PROPAGATION_STYLE_EXTRACT").or_else(|| get("DD_TRACE_PROPAGATION_STYLE"))
+        {
             s.extract.styles = PropagationStyle::parse_list(&styles);
         }
         if flag(get("DD_CAPTURE_LAMBDA_PAYLOAD"), false) {
@@ -94,8 +96,12 @@ impl TraceSettings {
             };
             s.capture_payload_depth = Some(depth);
         }
-        s.obfuscation.remove_query_string = flag(get("DD_APM_OBFUSCATION_HTTP_REMOVE_QUERY_STRING"), false);
-        s.obfuscation.remove_paths_with_digits = flag(get("DD_APM_OBFUSCATION_HTTP_REMOVE_PATHS_WITH_DIGITS"), false);
+        s.obfuscation.remove_query_string =
+            flag(get("DD_APM_OBFUSCATION_HTTP_REMOVE_QUERY_STRING"), false);
+        s.obfuscation.remove_paths_with_digits = flag(
+            get("DD_APM_OBFUSCATION_HTTP_REMOVE_PATHS_WITH_DIGITS"),
+            false,
+        );
         if let Some(rules) = get("DD_APM_REPLACE_TAGS") {
             match ReplaceRule::parse_list(&rules) {
                 Ok(rules) => s.obfuscation.replace_tags = rules,
@@ -108,11 +114,14 @@ impl TraceSettings {
             "DD_APM_FILTER_TAGS_REGEX_REQUIRE",
             "DD_APM_FILTER_TAGS_REGEX_REJECT",
         ];
-        let [require, reject, regex_require, regex_reject] = filter_vars.map(|k| get(k).unwrap_or_default());
+        let [require, reject, regex_require, regex_reject] =
+            filter_vars.map(|k| get(k).unwrap_or_default());
         match TagFilters::parse(&require, &reject, &regex_require, &regex_reject) {
             Ok(f) => s.filters = f,
             Err(FilterError::Regex { var, error }) => {
-                warnings.push(format!("{var} ignored: {error}; fix the regular expression"));
+                warnings.push(format!(
+                    "{var} ignored: {error}; fix the regular expression"
+                ));
                 // Keep the exact-match filters that did parse.
                 s.filters = TagFilters::parse(&require, &reject, "", "").unwrap_or_default();
             }
@@ -126,7 +135,10 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> (TraceSettings, Vec<String>) {
-        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         TraceSettings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -134,7 +146,11 @@ mod tests {
     fn defaults() {
         let (s, w) = settings(&[]);
         assert!(w.is_empty());
-        assert!(s.enabled && s.trigger.aws_service_representation && s.trigger.decode_authorizer_context);
+        assert!(
+            s.enabled
+                && s.trigger.aws_service_representation
+                && s.trigger.decode_authorizer_context
+        );
         assert_eq!(s.extract.styles, PropagationStyle::DEFAULT.to_vec());
         assert_eq!(s.capture_payload_depth, None);
     }

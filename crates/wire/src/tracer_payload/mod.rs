@@ -32,9 +32,13 @@ pub enum TracePayloadError {
     InvalidUtf8 { offset: usize },
     #[error("tracer payload nests deeper than 64 levels at byte {offset}")]
     TooDeep { offset: usize },
-    #[error("tracer payload has unread bytes from byte {offset}; one body holds one array of traces")]
+    #[error(
+        "tracer payload has unread bytes from byte {offset}; one body holds one array of traces"
+    )]
     TrailingBytes { offset: usize },
-    #[error("v0.5 tracer payload refers to string {index} but its string table has {table_len} entries")]
+    #[error(
+        "v0.5 tracer payload refers to string {index} but its string table has {table_len} entries"
+    )]
     BadStringIndex { index: u64, table_len: usize },
     #[error("tracer payload: {0}")]
     Invalid(String),
@@ -50,8 +54,16 @@ pub enum TraceApiVersion {
 }
 
 /// Decodes a body by endpoint version and `Content-Type` (JSON only for v0.4).
-pub fn decode(version: TraceApiVersion, content_type: Option<&str>, body: &[u8]) -> Result<Traces, TracePayloadError> {
-    let is_json = content_type.is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("application/json"));
+pub fn decode(
+    version: TraceApiVersion,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Traces, TracePayloadError> {
+    let is_json = content_type.is_some_and(|c| {
+        c.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    });
     match version {
         TraceApiVersion::V04 if is_json => decode_v04_json(body),
         TraceApiVersion::V04 => decode_v04(body),
@@ -87,7 +99,9 @@ fn json_u64(v: &Value) -> u64 {
 }
 
 fn json_i64(v: &Value) -> i64 {
-    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).unwrap_or(0)
+    v.as_i64()
+        .or_else(|| v.as_f64().map(|f| f as i64))
+        .unwrap_or(0)
 }
 
 fn json_str(v: &Value) -> String {
@@ -95,9 +109,9 @@ fn json_str(v: &Value) -> String {
 }
 
 fn json_span(v: &Value) -> Result<Span, TracePayloadError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| TracePayloadError::Invalid(format!("a span must be a JSON object, found {v}")))?;
+    let obj = v.as_object().ok_or_else(|| {
+        TracePayloadError::Invalid(format!("a span must be a JSON object, found {v}"))
+    })?;
     let mut span = Span::default();
     for (key, value) in obj {
         match key.as_str() {
@@ -128,7 +142,10 @@ fn json_span(v: &Value) -> Result<Span, TracePayloadError> {
             }
             "metrics" => {
                 if let Some(m) = value.as_object() {
-                    span.metrics = m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_f64()?))).collect();
+                    span.metrics = m
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                        .collect();
                 }
             }
             "span_links" => {
@@ -140,7 +157,11 @@ fn json_span(v: &Value) -> Result<Span, TracePayloadError> {
                         attributes: link
                             .get("attributes")
                             .and_then(Value::as_object)
-                            .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                                    .collect()
+                            })
                             .unwrap_or_default(),
                         tracestate: link.get("tracestate").map(json_str).unwrap_or_default(),
                         flags: link.get("flags").map(json_u64).unwrap_or(0) as u32,
@@ -163,15 +184,28 @@ pub fn encode_v04(traces: &[Vec<Span>]) -> Vec<u8> {
         rmp::encode::write_array_len(w, trace.len() as u32).ok();
         for s in trace {
             rmp::encode::write_map_len(w, 12).ok();
-            for (k, v) in [("service", &s.service), ("name", &s.name), ("resource", &s.resource), ("type", &s.r#type)] {
+            for (k, v) in [
+                ("service", &s.service),
+                ("name", &s.name),
+                ("resource", &s.resource),
+                ("type", &s.r#type),
+            ] {
                 rmp::encode::write_str(w, k).ok();
                 rmp::encode::write_str(w, v).ok();
             }
-            for (k, v) in [("trace_id", s.trace_id), ("span_id", s.span_id), ("parent_id", s.parent_id)] {
+            for (k, v) in [
+                ("trace_id", s.trace_id),
+                ("span_id", s.span_id),
+                ("parent_id", s.parent_id),
+            ] {
                 rmp::encode::write_str(w, k).ok();
                 rmp::encode::write_uint(w, v).ok();
             }
-            for (k, v) in [("start", s.start), ("duration", s.duration), ("error", i64::from(s.error))] {
+            for (k, v) in [
+                ("start", s.start),
+                ("duration", s.duration),
+                ("error", i64::from(s.error)),
+            ] {
                 rmp::encode::write_str(w, k).ok();
                 rmp::encode::write_sint(w, v).ok();
             }

@@ -46,7 +46,10 @@ impl<'a> Reader<'a> {
     }
 
     fn be(&mut self, n: usize) -> Result<u64> {
-        Ok(self.take(n)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
     }
 
     fn marker(&mut self) -> Result<Marker> {
@@ -119,7 +122,8 @@ impl<'a> Reader<'a> {
             return Ok("");
         }
         match self.raw_str(m)? {
-            Some(bytes) => std::str::from_utf8(bytes).map_err(|_| TracePayloadError::InvalidUtf8 { offset: self.pos }),
+            Some(bytes) => std::str::from_utf8(bytes)
+                .map_err(|_| TracePayloadError::InvalidUtf8 { offset: self.pos }),
             None => self.unexpected("string", m),
         }
     }
@@ -163,11 +167,15 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn i64(&mut self) -> Result<i64> {
-        Ok(self.integer()?.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+        Ok(self
+            .integer()?
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
     }
 
     pub(super) fn i32(&mut self) -> Result<i32> {
-        Ok(self.integer()?.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32)
+        Ok(self
+            .integer()?
+            .clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32)
     }
 
     /// A float (integers widen); `None` for nil.
@@ -191,7 +199,9 @@ impl<'a> Reader<'a> {
         }
         let m = self.marker()?;
         let fixed = match m {
-            Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => 0,
+            Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => {
+                0
+            }
             Marker::U8 | Marker::I8 => 1,
             Marker::U16 | Marker::I16 => 2,
             Marker::U32 | Marker::I32 | Marker::F32 => 4,
@@ -338,7 +348,9 @@ fn span_link(r: &mut Reader<'_>) -> Result<SpanLink> {
 pub(super) fn decode_v05(body: &[u8]) -> Result<Traces> {
     let mut r = Reader::new(body);
     if r.array_len()? != 2 {
-        return Err(TracePayloadError::Invalid("a v0.5 payload is a 2-element array: [strings, traces]".into()));
+        return Err(TracePayloadError::Invalid(
+            "a v0.5 payload is a 2-element array: [strings, traces]".into(),
+        ));
     }
     let n_strings = r.array_len()?;
     let mut strings = Vec::with_capacity(n_strings);
@@ -368,10 +380,12 @@ fn v05_span(r: &mut Reader<'_>, strings: &[&str]) -> Result<Span> {
     }
     let string = |r: &mut Reader<'_>| -> Result<String> {
         let index = r.u64()?;
-        strings
-            .get(index as usize)
-            .map(|s| s.to_string())
-            .ok_or(TracePayloadError::BadStringIndex { index, table_len: strings.len() })
+        strings.get(index as usize).map(|s| s.to_string()).ok_or(
+            TracePayloadError::BadStringIndex {
+                index,
+                table_len: strings.len(),
+            },
+        )
     };
     let mut span = Span {
         service: string(r)?,

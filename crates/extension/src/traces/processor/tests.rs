@@ -28,7 +28,10 @@ fn span(id: u64, parent: u64, name: &str, meta: &[(&str, &str)]) -> Span {
         parent_id: parent,
         start: NOW,
         duration: 1000,
-        meta: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        meta: meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..Default::default()
     }
 }
@@ -54,12 +57,18 @@ fn stamps_lambda_facts_and_keeps_priority() {
     assert_eq!(payload.chunks.len(), 2);
     let chunk = &payload.chunks[0];
     assert_eq!((chunk.priority, chunk.origin.as_str()), (2, "lambda"));
-    assert_eq!(chunk.spans[0].service, "checkout", "aws.lambda service fixed");
+    assert_eq!(
+        chunk.spans[0].service, "checkout",
+        "aws.lambda service fixed"
+    );
     assert_eq!(chunk.spans[1].name, "get_coffee");
     assert_eq!(chunk.spans[1].resource, "get_coffee");
     assert!(chunk.spans.iter().all(|s| s.meta["_dd.origin"] == "lambda"));
     assert_eq!(payload.chunks[1].priority, DEFAULT_PRIORITY);
-    assert_eq!(payload.chunks[1].spans[0].meta["_dd.base_service"], "checkout");
+    assert_eq!(
+        payload.chunks[1].spans[0].meta["_dd.base_service"],
+        "checkout"
+    );
     assert_eq!(payload.tags["_dd.compute_stats"], "1");
     assert!(payload.tags["_dd.tags.function"].contains("functionname:checkout"));
     assert!(payload.tags["_dd.tags.function"].contains("env:prod"));
@@ -70,9 +79,19 @@ fn stamps_lambda_facts_and_keeps_priority() {
 fn drops_infrastructure_and_invalid_spans() {
     let traces = vec![vec![
         span(1, 0, "aws.lambda", &[]),
-        span(2, 1, "http.request", &[("http.url", "http://127.0.0.1:8124/lambda/start-invocation")]),
+        span(
+            2,
+            1,
+            "http.request",
+            &[("http.url", "http://127.0.0.1:8124/lambda/start-invocation")],
+        ),
         span(0, 1, "no.id", &[]),
-        span(4, 1, "http.request", &[("http.url", "https://api.example.com/x")]),
+        span(
+            4,
+            1,
+            "http.request",
+            &[("http.url", "https://api.example.com/x")],
+        ),
     ]];
     let tracer = TracerMeta {
         client_computed_stats: true,
@@ -80,7 +99,14 @@ fn drops_infrastructure_and_invalid_spans() {
     };
     let (payload, drops) = processor(TraceSettings::default()).process(traces, &tracer, NOW);
     assert_eq!((drops.infrastructure_spans, drops.invalid_spans), (1, 1));
-    assert_eq!(payload.chunks[0].spans.iter().map(|s| s.span_id).collect::<Vec<_>>(), [1, 4]);
+    assert_eq!(
+        payload.chunks[0]
+            .spans
+            .iter()
+            .map(|s| s.span_id)
+            .collect::<Vec<_>>(),
+        [1, 4]
+    );
     assert!(!payload.tags.contains_key("_dd.compute_stats"));
 }
 
@@ -91,7 +117,10 @@ fn root_filters_drop_whole_traces() {
         ..Default::default()
     };
     let traces = vec![
-        vec![span(2, 1, "child", &[]), span(1, 0, "aws.lambda", &[("http.route", "/health")])],
+        vec![
+            span(2, 1, "child", &[]),
+            span(1, 0, "aws.lambda", &[("http.route", "/health")]),
+        ],
         vec![span(5, 0, "aws.lambda", &[("http.route", "/orders")])],
     ];
     let (payload, drops) = processor(settings).process(traces, &TracerMeta::default(), NOW);
@@ -104,14 +133,22 @@ fn root_filters_drop_whole_traces() {
 fn obfuscation_applies() {
     let mut settings = TraceSettings::default();
     settings.obfuscation.remove_query_string = true;
-    let traces = vec![vec![span(1, 0, "http.request", &[("http.url", "https://x/a?token=1")])]];
+    let traces = vec![vec![span(
+        1,
+        0,
+        "http.request",
+        &[("http.url", "https://x/a?token=1")],
+    )]];
     let (payload, _) = processor(settings).process(traces, &TracerMeta::default(), NOW);
     assert_eq!(payload.chunks[0].spans[0].meta["http.url"], "https://x/a?");
 }
 
 #[test]
 fn agent_payload_round_trips_through_the_intake_format() {
-    let body = tracer_payload::encode_v04(&[vec![span(1, 0, "aws.lambda", &[]), span(2, 1, "db.query", &[])]]);
+    let body = tracer_payload::encode_v04(&[vec![
+        span(1, 0, "aws.lambda", &[]),
+        span(2, 1, "db.query", &[]),
+    ]]);
     let traces = tracer_payload::decode_v04(&body).unwrap();
     let tracer = TracerMeta {
         language: "python".into(),
@@ -121,7 +158,11 @@ fn agent_payload_round_trips_through_the_intake_format() {
     let (payload, _) = processor(TraceSettings::default()).process(traces, &tracer, NOW);
     let empty = TracerPayload::default();
     let agent = agent_payload(vec![payload, empty], Some("prod"));
-    assert_eq!(agent.tracer_payloads.len(), 1, "empty tracer payloads are left out");
+    assert_eq!(
+        agent.tracer_payloads.len(),
+        1,
+        "empty tracer payloads are left out"
+    );
     let decoded = agent_payload::decode(&agent_payload::encode(&agent)).unwrap();
     assert_eq!(decoded, agent);
     assert_eq!(decoded.tracer_payloads[0].language_name, "python");
