@@ -214,7 +214,9 @@ fn authorizer_span(
         &["requestContext", "authorizer", "integrationLatency"],
     )
     .unwrap_or(0.0);
-    let integration_ns = request_time_ns.unwrap_or(0) + (latency_ms * 1e6) as i64;
+    let integration_ns = request_time_ns
+        .unwrap_or(0)
+        .saturating_add((latency_ms * 1e6) as i64);
     let mut span = api_span.clone();
     span.name = "aws.apigateway.authorizer".to_string();
     span.meta

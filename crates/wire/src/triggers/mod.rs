@@ -444,13 +444,13 @@ fn rfc3339_ns(s: &str) -> Option<i64> {
 /// float noise does not leak into the span start.
 fn millis_ns(ms: f64) -> Option<i64> {
     let us = (ms * 1e3).round();
-    (us.is_finite() && us > 0.0 && us < (i64::MAX / 1000) as f64).then_some(us as i64 * 1000)
+    (us.is_finite() && us > 0.0 && us < (i64::MAX / 1000) as f64).then(|| us as i64 * 1000)
 }
 
 /// Epoch seconds (possibly fractional) in ns, rounded to the microsecond.
 fn seconds_ns(s: f64) -> Option<i64> {
     let us = (s * 1e6).round();
-    (us.is_finite() && us > 0.0 && us < (i64::MAX / 1000) as f64).then_some(us as i64 * 1000)
+    (us.is_finite() && us > 0.0 && us < (i64::MAX / 1000) as f64).then(|| us as i64 * 1000)
 }
 
 #[cfg(test)]
