@@ -17,10 +17,12 @@
 //! [`crate::flush::Flusher::flush`] like every other signal, to `Config::traces_endpoints`
 //! (already parsed from `DD_APM_DD_URL` and `DD_APM_ADDITIONAL_ENDPOINTS`).
 
+pub mod agent;
 pub mod filter;
 pub mod invocation_span;
 pub mod normalize;
 pub mod obfuscate;
 pub mod payload_capture;
 pub mod processor;
+pub mod server;
 pub mod settings;

@@ -122,10 +122,17 @@ impl TraceProcessor {
         (self.tracer_payload(chunks, tracer), drops)
     }
 
-    /// Processes spans the extension built itself (invocation and inferred spans); they skip
-    /// the infrastructure filter but get everything else.
-    pub fn process_own(&self, spans: Vec<Span>, now_ns: i64) -> Option<TraceChunk> {
-        self.process_chunk(spans, now_ns, &mut DropCounts::default())
+    /// Processes spans the extension built itself (invocation, inferred and cold-start
+    /// spans) into a tracer payload of one chunk; they skip the infrastructure filter but get
+    /// everything else.
+    pub fn process_own(&self, spans: Vec<Span>, now_ns: i64) -> Option<TracerPayload> {
+        let chunk = self.process_chunk(spans, now_ns, &mut DropCounts::default())?;
+        let meta = TracerMeta {
+            language: "lambdascope-extension".to_string(),
+            tracer_version: env!("CARGO_PKG_VERSION").to_string(),
+            ..Default::default()
+        };
+        Some(self.tracer_payload(vec![chunk], &meta))
     }
 
     fn process_chunk(
