@@ -39,6 +39,9 @@ pub fn truncate(s: &mut String, max: usize) {
 /// `_ - : . /` kept; anything else becomes one `_`; leading characters up to the first
 /// letter dropped; trailing `_` trimmed; at most 200 bytes.
 pub fn normalize_tag(value: &str) -> String {
+    if is_normal_tag(value) {
+        return value.to_string();
+    }
     let mut out = String::with_capacity(value.len().min(MAX_TAG_LEN));
     for c in value.chars() {
         if out.len() >= MAX_TAG_LEN {
@@ -61,10 +64,40 @@ pub fn normalize_tag(value: &str) -> String {
     out
 }
 
+/// Already in normal form (the common case): no rewrite needed.
+fn is_normal_tag(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_TAG_LEN
+        && bytes[0].is_ascii_lowercase()
+        && bytes[bytes.len() - 1] != b'_'
+        && bytes.iter().all(|&b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'_' | b'-' | b':' | b'.' | b'/')
+        })
+        && !value.contains("__")
+}
+
+fn is_normal_name(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[bytes.len() - 1] != b'_'
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        && !value.contains("_.")
+}
+
 /// The agent's operation-name normalization: starts with a letter; ASCII letters, digits,
 /// `_` and `.` kept; other runs become one `_`; `_.` collapses to `.`; at most 100 bytes.
 /// `None` when nothing valid is left.
 pub fn normalize_name(value: &str) -> Option<String> {
+    if is_normal_name(value) {
+        return Some(value.to_string());
+    }
     let mut src = value.to_string();
     truncate(&mut src, MAX_NAME_LEN);
     let mut out = String::with_capacity(src.len());
@@ -118,7 +151,9 @@ pub fn normalize_span(
     } else {
         service
     };
-    span.name = normalize_name(&span.name).unwrap_or_else(|| DEFAULT_NAME.to_string());
+    if !is_normal_name(&span.name) {
+        span.name = normalize_name(&span.name).unwrap_or_else(|| DEFAULT_NAME.to_string());
+    }
     if span.resource.is_empty() {
         span.resource = span.name.clone();
     }
