@@ -291,6 +291,14 @@ impl ActiveExtension {
                 let _ = tokio::time::timeout_at(wait_until.into(), notified).await;
             }
         }
+        // A background flush may still be sending: let it finish (its failures join the
+        // redrive queue, which the final flush sends).
+        let half = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
+        if !self.flusher.wait_idle(half).await {
+            tracing::warn!(
+                "a background flush is still running at shutdown; its payloads may be lost"
+            );
+        }
         self.flush_blocking(deadline, true).await;
         let pending = self.flusher.redrive_len();
         if pending > 0 {
