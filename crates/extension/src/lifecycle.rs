@@ -291,7 +291,18 @@ impl ActiveExtension {
                 let _ = tokio::time::timeout_at(wait_until.into(), notified).await;
             }
         }
+        // A background flush may still be sending: let it finish (its failures join the
+        // redrive queue, which the final flush sends).
+        let half = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
+        if !self.flusher.wait_idle(half).await {
+            tracing::warn!(
+                "a background flush is still running at shutdown; its payloads may be lost"
+            );
+        }
         self.flush_blocking(deadline, true).await;
+        if let Some(kb) = max_rss_kb() {
+            tracing::debug!(max_rss_kb = kb, "lambdascope extension shutting down");
+        }
         let pending = self.flusher.redrive_len();
         if pending > 0 {
             tracing::warn!(
@@ -330,6 +341,13 @@ impl ActiveExtension {
             }
         }
     }
+}
+
+/// Peak resident memory of this process (`VmHWM`), for the shutdown log and the benchmarks.
+pub fn max_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `event/next`, retried a few times on transport errors (the platform may be busy).

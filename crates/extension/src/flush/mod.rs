@@ -37,6 +37,7 @@ pub struct Flusher {
     api_key: ApiKeyResolver,
     redrive: Mutex<VecDeque<Payload>>,
     in_flight: AtomicBool,
+    idle: tokio::sync::Notify,
     pub counters: FlushCounters,
 }
 
@@ -47,6 +48,7 @@ impl Flusher {
             api_key,
             redrive: Mutex::new(VecDeque::new()),
             in_flight: AtomicBool::new(false),
+            idle: tokio::sync::Notify::new(),
             counters: FlushCounters::default(),
         }
     }
@@ -54,6 +56,29 @@ impl Flusher {
     /// True while a flush is running (a background flush skips if one still is).
     pub fn busy(&self) -> bool {
         self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Waits (until `deadline`) for a running flush to finish; true if none is running.
+    pub async fn wait_idle(&self, deadline: Instant) -> bool {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if !self.busy() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline.into(), idle)
+                .await
+                .is_err()
+            {
+                return !self.busy();
+            }
+        }
+    }
+
+    fn done(&self) {
+        self.in_flight.store(false, Ordering::Release);
+        self.idle.notify_waiters();
     }
 
     pub fn redrive_len(&self) -> usize {
@@ -98,7 +123,7 @@ impl Flusher {
         let redriven = payloads.len() as u64;
         payloads.extend(fresh);
         if payloads.is_empty() {
-            self.in_flight.store(false, Ordering::Release);
+            self.done();
             return;
         }
         let key = match self.api_key.get().await {
@@ -106,7 +131,7 @@ impl Flusher {
             Err(_) => {
                 // Logged once by the resolver; keep everything for a later flush.
                 self.keep(payloads);
-                self.in_flight.store(false, Ordering::Release);
+                self.done();
                 return;
             }
         };
@@ -146,7 +171,7 @@ impl Flusher {
         if !failed.is_empty() {
             self.keep(failed);
         }
-        self.in_flight.store(false, Ordering::Release);
+        self.done();
     }
 }
 

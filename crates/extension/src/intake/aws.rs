@@ -92,11 +92,14 @@ pub const SSM: Service = Service {
     target_prefix: "AmazonSSM",
 };
 
+/// Reads a variable (the process environment, or a map in tests).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Calls AWS APIs on behalf of the key resolver.
 pub struct AwsClient {
     pub http: HttpClient,
     pub credentials: AwsCredentials,
-    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: EnvLookup,
 }
 
 /// The region named in an ARN (`arn:aws:service:REGION:...`).

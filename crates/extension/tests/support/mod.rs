@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
