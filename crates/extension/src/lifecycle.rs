@@ -45,6 +45,8 @@ pub struct Collectors {
     pub tags: Mutex<FunctionTags>,
     /// Woken after every telemetry batch.
     pub changed: tokio::sync::Notify,
+    /// The trace agent (issue #5): tracer spans, lifecycle calls, invocation spans.
+    pub traces: Arc<crate::traces::agent::TraceAgent>,
 }
 
 impl Collectors {
@@ -61,6 +63,7 @@ impl Collectors {
             }),
             tags: Mutex::new(FunctionTags::new(config)),
             changed: tokio::sync::Notify::new(),
+            traces: Arc::new(crate::traces::pipeline::agent_from_env(config)),
         }
     }
 
@@ -78,6 +81,7 @@ impl Collectors {
     pub fn on_telemetry(&self, events: Vec<TelemetryEvent>) {
         // No logging here: the extension's own output comes back as telemetry, so a log line
         // per batch would feed itself forever.
+        self.traces.on_telemetry(&events);
         {
             let mut state = lock(&self.telemetry);
             let state = &mut *state;
@@ -97,6 +101,7 @@ impl Collectors {
             .on_invoke(request_id, deadline_ms, xray, SystemTime::now());
         self.drain_points(&mut state);
         lock(&self.tags).set_invoked_arn(arn);
+        self.traces.on_invoke(request_id, deadline_ms, arn, xray);
     }
 
     pub fn on_shutdown(&self, reason: &str) {
@@ -115,7 +120,13 @@ impl Collectors {
         };
         let tags = lock(&self.tags).clone();
         let metrics = lock(&self.metrics).take_payloads(&tags);
-        payloads::build(config, &tags, metrics, logs)
+        let mut out = payloads::build(config, &tags, metrics, logs);
+        out.extend(crate::traces::pipeline::payloads(
+            &self.traces,
+            config,
+            final_flush,
+        ));
+        out
     }
 
     fn runtime_done(&self, request_id: &str) -> bool {
@@ -187,8 +198,22 @@ impl ActiveExtension {
                 tracing::warn!(%err, "cannot bind the telemetry listener: no logs and no platform metrics")
             }
         }
+        let flush_requests = Arc::new(tokio::sync::Notify::new());
+        crate::traces::pipeline::start_servers(collectors.traces.clone(), flush_requests.clone())
+            .await;
         let http = HttpClient::new(config.proxy.clone());
         let flusher = Arc::new(flush::flusher_from_config(&config, http));
+        // `POST /lambda/flush` (a library asking for a flush now) flushes in the background.
+        let (c, f, cfg) = (collectors.clone(), flusher.clone(), config.clone());
+        tokio::spawn(async move {
+            loop {
+                flush_requests.notified().await;
+                if !f.busy() {
+                    let payloads = c.payloads(&cfg, false);
+                    f.flush(payloads, Instant::now() + cfg.flush_timeout).await;
+                }
+            }
+        });
         let scheduler = FlushScheduler::new(config.flush_strategy, Instant::now());
         ActiveExtension {
             config,

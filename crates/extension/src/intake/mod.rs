@@ -20,6 +20,10 @@ pub enum Signal {
     Series,
     Sketches,
     Logs,
+    /// AgentPayload protobuf to `/api/v0.2/traces`.
+    Traces,
+    /// Tracer stats (msgpack) forwarded to `/api/v0.2/stats`.
+    TraceStats,
 }
 
 impl Signal {
@@ -28,12 +32,15 @@ impl Signal {
             Signal::Series => "series",
             Signal::Sketches => "sketches",
             Signal::Logs => "logs",
+            Signal::Traces => "traces",
+            Signal::TraceStats => "trace stats",
         }
     }
 
     fn content_type(self) -> &'static str {
         match self {
-            Signal::Sketches => "application/x-protobuf",
+            Signal::Sketches | Signal::Traces => "application/x-protobuf",
+            Signal::TraceStats => "application/msgpack",
             _ => "application/json",
         }
     }

@@ -23,6 +23,7 @@ pub mod invocation_span;
 pub mod normalize;
 pub mod obfuscate;
 pub mod payload_capture;
+pub mod pipeline;
 pub mod processor;
 pub mod server;
 pub mod settings;
