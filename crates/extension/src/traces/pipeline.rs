@@ -108,3 +108,52 @@ pub fn payloads(agent: &TraceAgent, config: &Config, final_flush: bool) -> Vec<P
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traces::processor::TracerMeta;
+    use lambdascope_wire::tracer_payload::{self, TraceApiVersion};
+
+    #[test]
+    fn traces_and_stats_fan_out_to_every_trace_endpoint() {
+        let (config, _) = Config::from_lookup(|k| match k {
+            "DD_APM_DD_URL" => Some("http://a:1".into()),
+            "DD_APM_ADDITIONAL_ENDPOINTS" => Some(r#"{"http://b:2":["k2"]}"#.into()),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("fn".into()),
+            _ => None,
+        });
+        let agent = TraceAgent::new(TraceProcessor::new(
+            TraceSettings::default(),
+            function_facts(&config, &TraceSettings::default()),
+        ));
+        assert!(payloads(&agent, &config, false).is_empty());
+        let span = lambdascope_wire::agent_payload::Span {
+            trace_id: 1,
+            span_id: 2,
+            name: "work".into(),
+            start: 1_700_000_000_000_000_000,
+            ..Default::default()
+        };
+        let body = tracer_payload::encode_v04(&[vec![span]]);
+        agent
+            .receive_traces(TraceApiVersion::V04, None, &body, &TracerMeta::default())
+            .unwrap();
+        agent.receive_stats(bytes::Bytes::from_static(b"\x80"));
+        let out = payloads(&agent, &config, false);
+        let urls: Vec<(Signal, &str)> = out.iter().map(|p| (p.signal, p.url.as_str())).collect();
+        assert_eq!(
+            urls,
+            [
+                (Signal::Traces, "http://a:1/api/v0.2/traces"),
+                (Signal::Traces, "http://b:2/api/v0.2/traces"),
+                (Signal::TraceStats, "http://a:1/api/v0.2/stats"),
+                (Signal::TraceStats, "http://b:2/api/v0.2/stats"),
+            ]
+        );
+        assert_eq!(out[1].api_key.as_deref(), Some("k2"));
+        let raw = zstd::decode_all(&out[0].body[..]).unwrap();
+        let decoded = agent_payload::decode(&raw).unwrap();
+        assert_eq!(decoded.tracer_payloads[0].chunks[0].spans[0].service, "fn");
+    }
+}
