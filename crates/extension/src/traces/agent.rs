@@ -58,6 +58,7 @@ struct InvocationTrace {
     deadline_ms: Option<u64>,
     xray: Option<String>,
     cold_start: bool,
+    proactive_init: bool,
     start_ns: Option<i64>,
     end_ns: Option<i64>,
     event: Option<Value>,
@@ -126,7 +127,13 @@ impl State {
 pub struct TraceAgent {
     processor: TraceProcessor,
     state: Mutex<State>,
+    /// When the agent (the extension) started: a first invoke long after it is a proactive
+    /// initialization, not a cold start a caller waited for.
+    created: std::time::Instant,
 }
+
+/// As in the invocation tracker: a first invoke this long after start is proactive.
+const PROACTIVE_INIT_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A malformed trace request, answered with 400.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +149,7 @@ impl TraceAgent {
         Self {
             processor,
             state: Mutex::new(State::default()),
+            created: std::time::Instant::now(),
         }
     }
 
@@ -163,12 +171,14 @@ impl TraceAgent {
     ) {
         let mut state = lock(&self.state);
         state.invokes_seen += 1;
-        let cold = state.invokes_seen == 1;
+        let first = state.invokes_seen == 1;
+        let proactive = first && self.created.elapsed() >= PROACTIVE_INIT_AFTER;
         let inv = state.invocation(request_id);
         inv.deadline_ms = Some(deadline_ms);
         inv.invoked_arn = invoked_arn.to_string();
         inv.xray = xray.map(str::to_string);
-        inv.cold_start = cold;
+        inv.cold_start = first && !proactive;
+        inv.proactive_init = proactive;
         inv.start_ns.get_or_insert(ns(SystemTime::now()));
     }
 
@@ -458,7 +468,7 @@ impl TraceAgent {
                 start_ns,
                 end_ns,
                 cold_start: inv.cold_start,
-                proactive_init: false,
+                proactive_init: inv.proactive_init,
                 event: inv.event.as_ref(),
                 response: inv.response.as_ref(),
                 outcome,
