@@ -8,10 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::agent_payload::Span;
 
-use crate::agent_payload::{Span, SpanLink};
-
+mod json;
 mod msgpack;
 
 /// Traces as sent: each inner vector is one trace (usually one chunk of it).
@@ -84,94 +83,7 @@ pub fn decode_v05(body: &[u8]) -> Result<Traces, TracePayloadError> {
 /// `/v0.4/traces` JSON: the same shape as msgpack v0.4. Numbers may be integers or floats;
 /// `null` fields are treated as absent.
 pub fn decode_v04_json(body: &[u8]) -> Result<Traces, TracePayloadError> {
-    let traces: Vec<Vec<Value>> = serde_json::from_slice(body)?;
-    traces
-        .iter()
-        .map(|trace| trace.iter().map(json_span).collect())
-        .collect()
-}
-
-fn json_u64(v: &Value) -> u64 {
-    v.as_u64()
-        .or_else(|| v.as_i64().map(|i| i as u64))
-        .or_else(|| v.as_f64().map(|f| f as u64))
-        .unwrap_or(0)
-}
-
-fn json_i64(v: &Value) -> i64 {
-    v.as_i64()
-        .or_else(|| v.as_f64().map(|f| f as i64))
-        .unwrap_or(0)
-}
-
-fn json_str(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
-
-fn json_span(v: &Value) -> Result<Span, TracePayloadError> {
-    let obj = v.as_object().ok_or_else(|| {
-        TracePayloadError::Invalid(format!("a span must be a JSON object, found {v}"))
-    })?;
-    let mut span = Span::default();
-    for (key, value) in obj {
-        match key.as_str() {
-            "service" => span.service = json_str(value),
-            "name" => span.name = json_str(value),
-            "resource" => span.resource = json_str(value),
-            "type" => span.r#type = json_str(value),
-            "trace_id" => span.trace_id = json_u64(value),
-            "span_id" => span.span_id = json_u64(value),
-            "parent_id" => span.parent_id = json_u64(value),
-            "start" => span.start = json_i64(value),
-            "duration" => span.duration = json_i64(value),
-            "error" => span.error = json_i64(value).clamp(i32::MIN.into(), i32::MAX.into()) as i32,
-            "meta" => {
-                if let Some(m) = value.as_object() {
-                    span.meta = m
-                        .iter()
-                        .filter_map(|(k, v)| {
-                            let v = match v {
-                                Value::String(s) => s.clone(),
-                                Value::Null => return None,
-                                other => other.to_string(),
-                            };
-                            Some((k.clone(), v))
-                        })
-                        .collect();
-                }
-            }
-            "metrics" => {
-                if let Some(m) = value.as_object() {
-                    span.metrics = m
-                        .iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
-                        .collect();
-                }
-            }
-            "span_links" => {
-                for link in value.as_array().into_iter().flatten() {
-                    span.span_links.push(SpanLink {
-                        trace_id: link.get("trace_id").map(json_u64).unwrap_or(0),
-                        trace_id_high: link.get("trace_id_high").map(json_u64).unwrap_or(0),
-                        span_id: link.get("span_id").map(json_u64).unwrap_or(0),
-                        attributes: link
-                            .get("attributes")
-                            .and_then(Value::as_object)
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        tracestate: link.get("tracestate").map(json_str).unwrap_or_default(),
-                        flags: link.get("flags").map(json_u64).unwrap_or(0) as u32,
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(span)
+    json::decode_v04_json(body)
 }
 
 /// Encodes traces as `/v0.4/traces` msgpack (what ddtrace sends).

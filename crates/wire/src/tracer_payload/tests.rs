@@ -161,3 +161,18 @@ fn content_type_selects_json_only_for_v04() {
     );
     assert!(decode(TraceApiVersion::V05, Some("application/json"), json).is_err());
 }
+
+#[test]
+fn v04_json_odd_values() {
+    let body = br#"[[{"trace_id":1.0,"span_id":-2,"start":null,"unknown":{"x":[1]},"meta":{"obj":{"a":1},"list":[1,"b"],"t":true,"f":1.5},"metrics":{"m":null,"n":2},"span_links":[{"trace_id":3,"span_id":4,"attributes":{"k":"v"},"flags":1}]}],[]]"#;
+    let traces = decode_v04_json(body).unwrap();
+    let s = &traces[0][0];
+    assert_eq!((s.trace_id, s.span_id, s.start), (1, u64::MAX - 1, 0));
+    assert_eq!(s.meta["obj"], r#"{"a":1}"#);
+    assert_eq!(s.meta["list"], r#"[1,"b"]"#);
+    assert_eq!((s.meta["t"].as_str(), s.meta["f"].as_str()), ("true", "1.5"));
+    assert_eq!(s.metrics.len(), 1);
+    assert_eq!((s.span_links[0].span_id, s.span_links[0].flags), (4, 1));
+    assert!(traces[1].is_empty());
+    assert!(decode_v04_json(br#"[[{"trace_id":"1"}]]"#).is_err());
+}
