@@ -10,6 +10,6 @@ bin=target/extension/lambdascope-extension
 bytes=$(stat -c %s "$bin")
 awk -v b="$bytes" 'BEGIN {
   mib = b / 1048576;
-  printf "%-48s %10.3f MiB     budget 4 MiB (ratio %.2f, %s)   vs Datadog 8.5 MiB: x%.2f\n",
+  printf "%-56s %10.3f MiB     budget 4 MiB (ratio %.2f, %s)   vs Datadog 8.5 MiB: x%.2f\n",
     "stripped release binary size", mib, mib / 4, (mib <= 4 ? "within" : "OVER"), mib / 8.5 }'
 LAMBDASCOPE_EXTENSION_BIN="$PWD/$bin" cargo bench --quiet -p lambdascope-extension --bench extension -- "$@"

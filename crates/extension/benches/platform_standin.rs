@@ -154,3 +154,30 @@ impl StandIn {
 pub fn now_text() -> String {
     lambdascope_wire::telemetry::format_time(std::time::SystemTime::now())
 }
+
+/// A stand-in intake that reads each body and answers 202 at once (isolates the extension's
+/// own cost from the storage cost of a real intake).
+pub async fn discard_intake() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                    let _ = req.into_body().collect().await;
+                    let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"{}")));
+                    *r.status_mut() = hyper::StatusCode::ACCEPTED;
+                    Ok::<_, Infallible>(r)
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}

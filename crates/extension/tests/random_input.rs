@@ -40,7 +40,10 @@ fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
         }
         let at = rng.below(bytes.len());
         match rng.below(4) {
-            0 => bytes[at] = b"{}[]\":,0-9aZ\\\n\xff"[rng.below(16)],
+            0 => {
+                let alphabet = b"{}[]\":,0-9aZ\\\n\xff";
+                bytes[at] = alphabet[rng.below(alphabet.len())];
+            }
             1 => {
                 bytes.remove(at);
             }
