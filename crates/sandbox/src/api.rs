@@ -65,18 +65,22 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResponse {
     if path == "/2018-06-01/ping" {
         return text(StatusCode::OK, "pong");
     }
-    error(StatusCode::NOT_FOUND, "NotFound", &format!("no route for {method} {path}"))
+    error(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        &format!("no route for {method} {path}"),
+    )
 }
 
 /// Reads a whole request body (bounded).
-pub(crate) async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiResponse> {
+pub(crate) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Box<ApiResponse>> {
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(body) => Ok(body.to_bytes()),
-        Err(_) => Err(error(
+        Err(_) => Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "TruncatedHTTPRequest",
             "the request body could not be read",
-        )),
+        ))),
     }
 }
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use lambdascope_wire::telemetry::{ReportMetrics, Status};
 
+use crate::{environment, python, SandboxError};
+
 /// How the sandbox separates the function from the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
@@ -89,6 +91,40 @@ impl FunctionConfig {
         }
     }
 
+    /// Checks everything a user can get wrong before anything is started.
+    pub fn validate(&self) -> Result<(), SandboxError> {
+        let config = self;
+        if !config.code_dir.is_dir() {
+            return Err(SandboxError::Config(format!(
+                "code directory {} does not exist or is not a directory",
+                config.code_dir.display()
+            )));
+        }
+        let handler_ok = config
+            .handler
+            .rsplit_once('.')
+            .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty());
+        if !handler_ok {
+            return Err(SandboxError::Config(format!(
+                "handler {:?} must look like MODULE.FUNCTION (e.g. app.handler)",
+                config.handler
+            )));
+        }
+        python::validate_runtime(&config.runtime)?;
+        if !(128..=10240).contains(&config.memory_mb) {
+            return Err(SandboxError::Config(format!(
+                "memory {} MB is outside Lambda's 128..10240 MB",
+                config.memory_mb
+            )));
+        }
+        if config.timeout < Duration::from_millis(1) || config.timeout > Duration::from_secs(900) {
+            return Err(SandboxError::Config(
+                "timeout must be between 1 ms and 900 s".into(),
+            ));
+        }
+        environment::check_customer_env(&config.env)
+    }
+
     /// `arn:aws:lambda:<region>:<account>:function:<name>`.
     pub fn function_arn(&self) -> String {
         format!(
@@ -134,4 +170,8 @@ pub struct InvokeOutcome {
     pub metrics: ReportMetrics,
     /// The CloudWatch-style lines of this invoke (START .. REPORT), the last 4 KB.
     pub log_tail: String,
+    /// The runtime's time: from handing it the event until it was back on `next` (the
+    /// `platform.runtimeDone` duration); the rest of an invoke is the extensions' tail and the
+    /// sandbox's own overhead. `None` when the environment was reset.
+    pub runtime_ms: Option<f64>,
 }

@@ -70,7 +70,10 @@ pub(crate) fn runtime_env(config: &FunctionConfig, paths: &EnvPaths) -> BTreeMap
     set("LAMBDA_TASK_ROOT", task.clone());
     set("LAMBDA_RUNTIME_DIR", "/var/runtime".into());
     set("AWS_LAMBDA_FUNCTION_NAME", config.name.clone());
-    set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", config.memory_mb.to_string());
+    set(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        config.memory_mb.to_string(),
+    );
     set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into());
     set(
         "AWS_LAMBDA_LOG_GROUP_NAME",
@@ -79,7 +82,10 @@ pub(crate) fn runtime_env(config: &FunctionConfig, paths: &EnvPaths) -> BTreeMap
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream_name());
     set("AWS_REGION", config.region.clone());
     set("AWS_DEFAULT_REGION", config.region.clone());
-    set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", config.runtime));
+    set(
+        "AWS_EXECUTION_ENV",
+        format!("AWS_Lambda_{}", config.runtime),
+    );
     set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
     set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
     set("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000".into());
@@ -101,7 +107,11 @@ pub(crate) fn runtime_env(config: &FunctionConfig, paths: &EnvPaths) -> BTreeMap
         format!("{task}:{opt}/python/lib/python{py}/site-packages:{opt}/python"),
     );
     // Credentials: whatever the caller has (Lambda injects the execution role's).
-    for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+    for key in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
         if let Ok(v) = std::env::var(key) {
             set(key, v);
         }
@@ -130,7 +140,9 @@ pub(crate) fn extension_env(runtime_env: &BTreeMap<String, String>) -> BTreeMap<
     runtime_env
         .iter()
         .filter(|(k, _)| {
-            !k.starts_with('_') && !k.starts_with("AWS_XRAY_") && !RUNTIME_ONLY.contains(&k.as_str())
+            !k.starts_with('_')
+                && !k.starts_with("AWS_XRAY_")
+                && !RUNTIME_ONLY.contains(&k.as_str())
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()

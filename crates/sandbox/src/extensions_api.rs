@@ -55,7 +55,7 @@ async fn register(ctx: &Ctx, req: Request<Incoming>) -> ApiResponse {
     }
     let body = match api::read_body(req).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let value: serde_json::Value = if body.is_empty() {
         serde_json::json!({})
@@ -130,28 +130,31 @@ async fn register(ctx: &Ctx, req: Request<Incoming>) -> ApiResponse {
 }
 
 /// Finds the calling extension, or the 403 Lambda answers.
-fn identify<'a>(inner: &'a mut Inner, id: Option<&str>) -> Result<&'a mut ExtensionSlot, ApiResponse> {
+fn identify<'a>(
+    inner: &'a mut Inner,
+    id: Option<&str>,
+) -> Result<&'a mut ExtensionSlot, Box<ApiResponse>> {
     let Some(id) = id else {
-        return Err(forbidden(
+        return Err(Box::new(forbidden(
             "Extension.MissingExtensionIdentifier",
             "Lambda-Extension-Identifier is required",
-        ));
+        )));
     };
     if uuid::Uuid::parse_str(id).is_err() {
-        return Err(forbidden(
+        return Err(Box::new(forbidden(
             "Extension.InvalidExtensionIdentifier",
             "Lambda-Extension-Identifier is not a UUID",
-        ));
+        )));
     }
     inner
         .extensions
         .iter_mut()
         .find(|e| e.id == id)
         .ok_or_else(|| {
-            forbidden(
+            Box::new(forbidden(
                 "Extension.UnknownExtensionIdentifier",
                 "unknown Lambda-Extension-Identifier: register first",
-            )
+            ))
         })
 }
 
@@ -162,7 +165,7 @@ async fn next(ctx: &Ctx, req: Request<Incoming>) -> ApiResponse {
         let mut inner = ctx.shared.lock();
         let slot = match identify(&mut inner, id.as_deref()) {
             Ok(s) => s,
-            Err(resp) => return resp,
+            Err(resp) => return *resp,
         };
         slot.next_calls += 1;
         slot.last_next = Some(Instant::now());
@@ -206,7 +209,7 @@ async fn report_error(ctx: &Ctx, req: Request<Incoming>, kind: &str) -> ApiRespo
         let mut inner = ctx.shared.lock();
         let slot = match identify(&mut inner, id.as_deref()) {
             Ok(s) => s,
-            Err(resp) => return resp,
+            Err(resp) => return *resp,
         };
         let Some(error_type) = error_type else {
             return forbidden(

@@ -4,15 +4,19 @@
 //!
 //! A dedicated thread `unshare`s the namespaces and sets them up; it then stays in them and serves
 //! socket jobs (bind, connect), because a socket belongs to the network namespace it was created in.
-//! Children enter both namespaces from `pre_exec` through fds to `/proc/thread-self/ns/{mnt,net}`.
+//! Children are started from that thread too: a child inherits the namespaces of the thread that
+//! starts it, so no `pre_exec` is needed and std can use posix_spawn.
 
 use std::ffi::CString;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex, Once};
+
+use crate::config::{FunctionConfig, Isolation};
+use crate::SandboxError;
 
 /// The address `host.lambdascope.internal` has inside a sandbox's network namespace.
 pub(crate) const HOST_ALIAS_ADDR: [u8; 4] = [127, 0, 0, 254];
@@ -20,7 +24,10 @@ pub(crate) const HOST_ALIAS_ADDR: [u8; 4] = [127, 0, 0, 254];
 pub const HOST_ALIAS: &str = "host.lambdascope.internal";
 
 /// Where the sandbox's directories come from.
+#[derive(Clone)]
 pub(crate) struct MountPlan {
+    /// The runtime venv, mounted at `/var/lang` (where Lambda keeps its Python).
+    pub lang: PathBuf,
     pub opt: PathBuf,
     pub task: PathBuf,
     pub tmp: PathBuf,
@@ -29,23 +36,57 @@ pub(crate) struct MountPlan {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Handles to a sandbox's namespaces.
-pub(crate) struct Namespaces {
-    mnt: OwnedFd,
-    net: OwnedFd,
+/// A namespace pair and the thread that lives in it; kept for reuse when a sandbox ends, because
+/// creating a network namespace right after others were destroyed waits for their (slow, RTNL-holding)
+/// cleanup, and a new thread costs a scheduling round trip.
+struct NsCore {
+    _mnt: OwnedFd,
+    _net: OwnedFd,
     jobs: mpsc::Sender<Job>,
 }
 
+/// Spare namespaces, unmounted and ready for the next sandbox.
+static SPARE: Mutex<Vec<NsCore>> = Mutex::new(Vec::new());
+const MAX_SPARE: usize = 4;
+
+/// Handles to a sandbox's namespaces.
+pub(crate) struct Namespaces {
+    core: Option<NsCore>,
+    /// The Runtime API listener (127.0.0.1:9001 inside), bound while the thread sets up, which saves
+    /// a round trip to the thread on the cold-start path.
+    api_listener: Mutex<Option<TcpListener>>,
+}
+
 impl Namespaces {
-    /// Creates the namespaces and mounts `plan`. Fails without `CAP_SYS_ADMIN`.
+    /// Creates (or reuses) the namespaces and mounts `plan`. Fails without `CAP_SYS_ADMIN`.
     pub fn create(plan: MountPlan) -> io::Result<Namespaces> {
+        let spare = SPARE.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        if let Some(core) = spare {
+            let (tx, rx) = mpsc::channel();
+            let reuse_plan = plan.clone();
+            let sent = core.jobs.send(Box::new(move || {
+                // SAFETY: mount syscalls on the namespace thread only.
+                let _ = tx.send(unsafe { mount_plan(&reuse_plan) }.and_then(|()| bind_api()));
+            }));
+            if sent.is_ok() {
+                if let Ok(Ok(api)) = rx.recv() {
+                    return Ok(Namespaces {
+                        core: Some(core),
+                        api_listener: Mutex::new(Some(api)),
+                    });
+                }
+            }
+        }
         let (ready_tx, ready_rx) = mpsc::channel();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("lambdascope-netns".into())
             .spawn(move || {
                 // SAFETY: namespace syscalls on this thread only; it never runs other code.
-                let result = unsafe { enter_new_namespaces(&plan) };
+                let result = unsafe { enter_new_namespaces(&plan) }.and_then(|(mnt, net)| {
+                    let api = bind_api()?;
+                    Ok((mnt, net, api))
+                });
                 let ok = result.is_ok();
                 let _ = ready_tx.send(result);
                 if ok {
@@ -54,27 +95,38 @@ impl Namespaces {
                     }
                 }
             })?;
-        let (mnt, net) = ready_rx
+        let (mnt, net, api) = ready_rx
             .recv()
             .map_err(|_| io::Error::other("namespace thread died"))??;
         Ok(Namespaces {
-            mnt,
-            net,
-            jobs: jobs_tx,
+            core: Some(NsCore {
+                _mnt: mnt,
+                _net: net,
+                jobs: jobs_tx,
+            }),
+            api_listener: Mutex::new(Some(api)),
         })
     }
 
-    /// Raw fds of the mount and network namespaces, for `pre_exec`.
-    pub fn fds(&self) -> (RawFd, RawFd) {
-        (self.mnt.as_raw_fd(), self.net.as_raw_fd())
+    /// The Runtime API listener bound inside (once).
+    pub fn take_api_listener(&self) -> Option<TcpListener> {
+        self.api_listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
-    fn run<T: Send + 'static>(
+    /// Runs `job` on the namespace thread (whose namespaces new sockets and children get).
+    pub fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> io::Result<T> + Send + 'static,
     ) -> io::Result<T> {
         let (tx, rx) = mpsc::channel();
-        self.jobs
+        let core = self
+            .core
+            .as_ref()
+            .ok_or_else(|| io::Error::other("namespace thread is gone"))?;
+        core.jobs
             .send(Box::new(move || {
                 let _ = tx.send(job());
             }))
@@ -90,6 +142,29 @@ impl Namespaces {
     pub fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
         self.run(move || TcpStream::connect(addr))
     }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        let Some(core) = self.core.take() else {
+            return;
+        };
+        let jobs = core.jobs.clone();
+        let _ = jobs.send(Box::new(move || {
+            // SAFETY: unmount syscalls on the namespace thread only.
+            if unsafe { unmount_plan() }.is_ok() {
+                let mut spare = SPARE.lock().unwrap_or_else(|p| p.into_inner());
+                if spare.len() < MAX_SPARE {
+                    spare.push(core);
+                }
+            }
+            // Otherwise `core` drops here, and with its last sender the thread ends.
+        }));
+    }
+}
+
+fn bind_api() -> io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 9001)))
 }
 
 fn check(ret: libc::c_int, what: &str) -> io::Result<()> {
@@ -148,11 +223,7 @@ unsafe fn enter_new_namespaces(plan: &MountPlan) -> io::Result<(OwnedFd, OwnedFd
         "make / private",
     )?;
     loopback_up()?;
-    bind_mount(&plan.opt, "/opt", true)?;
-    bind_mount(&plan.task, "/var/task", true)?;
-    bind_mount(&plan.hosts, "/etc/hosts", true)?;
-    // Last: the sources above may live under the host's /tmp.
-    bind_mount(&plan.tmp, "/tmp", false)?;
+    mount_plan(plan)?;
     let open = |path: &std::ffi::CStr| -> io::Result<OwnedFd> {
         let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
         check(fd, "open a namespace handle")?;
@@ -162,6 +233,30 @@ unsafe fn enter_new_namespaces(plan: &MountPlan) -> io::Result<(OwnedFd, OwnedFd
         open(c"/proc/thread-self/ns/mnt")?,
         open(c"/proc/thread-self/ns/net")?,
     ))
+}
+
+/// The mount points a sandbox gets, in mount order.
+const MOUNT_POINTS: [&str; 5] = ["/var/lang", "/opt", "/var/task", "/etc/hosts", "/tmp"];
+
+unsafe fn mount_plan(plan: &MountPlan) -> io::Result<()> {
+    bind_mount(&plan.lang, "/var/lang", true)?;
+    bind_mount(&plan.opt, "/opt", true)?;
+    bind_mount(&plan.task, "/var/task", true)?;
+    bind_mount(&plan.hosts, "/etc/hosts", true)?;
+    // Last: the sources above may live under the host's /tmp.
+    bind_mount(&plan.tmp, "/tmp", false)
+}
+
+/// Undoes `mount_plan` (in reverse order) so the namespaces can serve another sandbox.
+unsafe fn unmount_plan() -> io::Result<()> {
+    for point in MOUNT_POINTS.iter().rev() {
+        let c = CString::new(*point).map_err(io::Error::other)?;
+        check(
+            libc::umount2(c.as_ptr(), libc::MNT_DETACH),
+            &format!("unmount {point}"),
+        )?;
+    }
+    Ok(())
 }
 
 unsafe fn loopback_up() -> io::Result<()> {
@@ -183,29 +278,61 @@ unsafe fn loopback_up() -> io::Result<()> {
     )
 }
 
-/// Runs in the child between fork and exec: join the cgroup, enter the namespaces, chdir, new session.
-/// Only async-signal-safe calls.
-pub(crate) struct ChildSetup {
-    pub namespaces: Option<(RawFd, RawFd)>,
-    pub cgroup_procs: Option<RawFd>,
-    pub cwd: CString,
-}
+static HOST_WARNING: Once = Once::new();
 
-impl ChildSetup {
-    /// # Safety
-    /// Call only in a freshly forked child (from `pre_exec`).
-    pub unsafe fn apply(&self) -> io::Result<()> {
-        if let Some(fd) = self.cgroup_procs {
-            // Best effort: a sandbox without its cgroup still runs, it just is not limited.
-            libc::write(fd, b"0".as_ptr().cast(), 1);
+/// Namespaces when asked for or possible, else host mode with one warning line per process.
+pub(crate) fn choose_isolation(
+    config: &FunctionConfig,
+    opt: &Path,
+    code: &Path,
+    lang: &Path,
+    tmp: &Path,
+    work: &Path,
+) -> Result<(Option<Arc<Namespaces>>, Isolation), SandboxError> {
+    let warn = |why: &str| {
+        let why = why.to_string();
+        HOST_WARNING.call_once(|| {
+            eprintln!("lambdascope: warning: running without namespaces ({why}): host paths and ports, no /var/task or /opt, host.lambdascope.internal is 127.0.0.1");
+        });
+    };
+    if config.isolation == Isolation::Host {
+        warn("host isolation requested");
+        return Ok((None, Isolation::Host));
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        if config.isolation == Isolation::Namespaces {
+            return Err(SandboxError::Isolation(
+                "namespaces need root (CAP_SYS_ADMIN); run as root or use --isolation host".into(),
+            ));
         }
-        if let Some((mnt, net)) = self.namespaces {
-            check(libc::setns(mnt, libc::CLONE_NEWNS), "enter the mount namespace")?;
-            check(libc::setns(net, libc::CLONE_NEWNET), "enter the network namespace")?;
+        warn("not root");
+        return Ok((None, Isolation::Host));
+    }
+    let hosts = work.join("hosts");
+    let attempt = (|| {
+        std::fs::write(&hosts, hosts_file())?;
+        std::fs::create_dir_all("/var/task")?;
+        std::fs::create_dir_all("/var/lang")?;
+        std::fs::create_dir_all("/opt")?;
+        Namespaces::create(MountPlan {
+            lang: lang.to_path_buf(),
+            opt: opt.to_path_buf(),
+            task: code.to_path_buf(),
+            tmp: tmp.to_path_buf(),
+            hosts: hosts.clone(),
+        })
+    })();
+    match attempt {
+        Ok(ns) => Ok((Some(Arc::new(ns)), Isolation::Namespaces)),
+        Err(e) if config.isolation == Isolation::Namespaces => Err(SandboxError::Isolation(
+            format!("could not create namespaces: {e}"),
+        )),
+        Err(e) => {
+            warn(&format!("could not create namespaces: {e}"));
+            Ok((None, Isolation::Host))
         }
-        check(libc::chdir(self.cwd.as_ptr()), "chdir to the task root")?;
-        check(libc::setsid(), "setsid")?;
-        Ok(())
     }
 }
 
@@ -287,9 +414,17 @@ pub(crate) fn host_ports_in<'a>(values: impl Iterator<Item = &'a str>) -> Vec<u1
             let after = &rest[at + HOST_ALIAS.len()..];
             let port = after
                 .strip_prefix(':')
-                .map(|p| p.chars().take_while(|c| c.is_ascii_digit()).collect::<String>())
+                .map(|p| {
+                    p.chars()
+                        .take_while(|c| c.is_ascii_digit())
+                        .collect::<String>()
+                })
                 .and_then(|p| p.parse::<u16>().ok())
-                .unwrap_or(if before.ends_with("https://") { 443 } else { 80 });
+                .unwrap_or(if before.ends_with("https://") {
+                    443
+                } else {
+                    80
+                });
             if !ports.contains(&port) {
                 ports.push(port);
             }

@@ -115,21 +115,24 @@ pub(crate) struct Processes {
 }
 
 impl Processes {
+    /// Peak memory of the environment: the larger of the cgroup's peak (which misses pages charged
+    /// before a process joined it, such as shared libraries already in the page cache) and the sum of
+    /// the processes' peak RSS (which counts shared pages once per process).
     pub fn sample_peak(&mut self) -> u64 {
-        let now = match &self.cgroup {
-            Some(cg) => cg.peak_bytes(),
-            None => {
-                let mut sessions: Vec<i32> = self.extensions.iter().map(|(_, p)| *p).collect();
-                sessions.extend(self.runtime);
-                memory::process_tree_peak_bytes(&sessions)
-            }
-        };
-        self.peak_bytes = self.peak_bytes.max(now);
+        let mut sessions: Vec<i32> = self.extensions.iter().map(|(_, p)| *p).collect();
+        sessions.extend(self.runtime);
+        let tree = memory::process_tree_peak_bytes(&sessions);
+        let cgroup = self.cgroup.as_ref().map_or(0, |cg| cg.peak_bytes());
+        self.peak_bytes = self.peak_bytes.max(tree).max(cgroup);
         self.peak_bytes
     }
 
     pub fn kill_all(&self) {
-        for pid in self.runtime.iter().chain(self.extensions.iter().map(|(_, p)| p)) {
+        for pid in self
+            .runtime
+            .iter()
+            .chain(self.extensions.iter().map(|(_, p)| p))
+        {
             process::signal_group(*pid, libc::SIGKILL);
         }
     }
@@ -155,7 +158,7 @@ pub(crate) struct Launcher {
     pub task_root: String,
     pub runtime_env: BTreeMap<String, String>,
     pub extension_env: BTreeMap<String, String>,
-    pub namespaces: Option<(i32, i32)>,
+    pub namespaces: Option<Arc<crate::isolation::Namespaces>>,
     pub extension_names: Vec<String>,
 }
 
@@ -229,7 +232,7 @@ pub(crate) async fn run_init(
                     args: &[],
                     env: &launcher.extension_env,
                     cwd: "/",
-                    namespaces: launcher.namespaces,
+                    namespaces: launcher.namespaces.as_deref(),
                     cgroup_procs: procs_file.as_deref(),
                 },
                 Arc::new(move |line| c1.extension_line(&n1, line)),
@@ -244,7 +247,10 @@ pub(crate) async fn run_init(
                     procs.extensions.push((name.clone(), pid));
                 }
                 Err(e) => {
-                    ctx.platform_line(format!("EXTENSION\tName: {name}\tState: LaunchError\t{e}"), None);
+                    ctx.platform_line(
+                        format!("EXTENSION\tName: {name}\tState: LaunchError\t{e}"),
+                        None,
+                    );
                     break 'init Some(("Extension.LaunchError".to_string(), e.to_string(), false));
                 }
             }
@@ -253,7 +259,9 @@ pub(crate) async fn run_init(
             .shared
             .wait_until(deadline, |inner| {
                 if let Some((pid, desc)) = inner.exited_pids.first() {
-                    return Some(Err(format!("extension (pid {pid}) exited during init: {desc}")));
+                    return Some(Err(format!(
+                        "extension (pid {pid}) exited during init: {desc}"
+                    )));
                 }
                 let all = inner
                     .launched
@@ -263,7 +271,13 @@ pub(crate) async fn run_init(
             })
             .await;
         match registered {
-            None => break 'init Some(("Extension.Timeout".into(), "extensions did not register within the init timeout".into(), true)),
+            None => {
+                break 'init Some((
+                    "Extension.Timeout".into(),
+                    "extensions did not register within the init timeout".into(),
+                    true,
+                ))
+            }
             Some(Err(e)) => break 'init Some(("Extension.Crash".into(), e, false)),
             Some(Ok(())) => {}
         }
@@ -279,7 +293,7 @@ pub(crate) async fn run_init(
                 args: &args,
                 env: &launcher.runtime_env,
                 cwd: &launcher.task_root,
-                namespaces: launcher.namespaces,
+                namespaces: launcher.namespaces.as_deref(),
                 cgroup_procs: procs_file.as_deref(),
             },
             Arc::new(move |line| c1.function_line(line)),
@@ -308,7 +322,14 @@ pub(crate) async fn run_init(
             .await;
         match done {
             Some(Ok(())) => None,
-            None => Some(("Sandbox.Timedout".into(), format!("Init timed out after {:.2} seconds", INIT_TIMEOUT.as_secs_f64()), true)),
+            None => Some((
+                "Sandbox.Timedout".into(),
+                format!(
+                    "Init timed out after {:.2} seconds",
+                    INIT_TIMEOUT.as_secs_f64()
+                ),
+                true,
+            )),
             Some(Err(())) => {
                 let inner = ctx.shared.lock();
                 if let Some(err) = &inner.runtime.init_error {
@@ -318,27 +339,50 @@ pub(crate) async fn run_init(
                         .clone()
                         .or_else(|| body["errorType"].as_str().map(str::to_string))
                         .unwrap_or_else(|| "Runtime.Unknown".into());
-                    break 'init Some((kind, String::from_utf8_lossy(&err.body).into_owned(), false));
+                    break 'init Some((
+                        kind,
+                        String::from_utf8_lossy(&err.body).into_owned(),
+                        false,
+                    ));
                 }
                 if let Some(e) = inner.extensions.iter().find(|e| e.error.is_some()) {
-                    break 'init Some((e.error.clone().unwrap_or_default(), format!("extension {} failed to init", e.name), false));
+                    break 'init Some((
+                        e.error.clone().unwrap_or_default(),
+                        format!("extension {} failed to init", e.name),
+                        false,
+                    ));
                 }
                 if let Some(desc) = &inner.runtime.exited {
-                    break 'init Some(("Runtime.ExitError".into(), format!("Runtime exited with error: {desc}"), false));
+                    break 'init Some((
+                        "Runtime.ExitError".into(),
+                        format!("Runtime exited with error: {desc}"),
+                        false,
+                    ));
                 }
                 let (pid, desc) = inner.exited_pids.first().cloned().unwrap_or_default();
-                Some(("Extension.Crash".into(), format!("extension (pid {pid}) exited during init: {desc}"), false))
+                Some((
+                    "Extension.Crash".into(),
+                    format!("extension (pid {pid}) exited during init: {desc}"),
+                    false,
+                ))
             }
         }
     };
     let duration_ms = ms_between(t0, Instant::now());
     let (status, error_type) = match &failure {
         None => (lambdascope_wire::telemetry::Status::Success, None),
-        Some((kind, _, true)) => (lambdascope_wire::telemetry::Status::Timeout, Some(kind.clone())),
-        Some((kind, _, false)) if kind.starts_with("Runtime.") || !kind.contains('.') => {
-            (lambdascope_wire::telemetry::Status::Error, Some(kind.clone()))
-        }
-        Some((kind, _, false)) => (lambdascope_wire::telemetry::Status::Failure, Some(kind.clone())),
+        Some((kind, _, true)) => (
+            lambdascope_wire::telemetry::Status::Timeout,
+            Some(kind.clone()),
+        ),
+        Some((kind, _, false)) if kind.starts_with("Runtime.") || !kind.contains('.') => (
+            lambdascope_wire::telemetry::Status::Error,
+            Some(kind.clone()),
+        ),
+        Some((kind, _, false)) => (
+            lambdascope_wire::telemetry::Status::Failure,
+            Some(kind.clone()),
+        ),
     };
     if failure.is_none() {
         let extensions: Vec<ExtensionState> = ctx
@@ -364,14 +408,15 @@ pub(crate) async fn run_init(
             ctx.telemetry.emit(TelemetryRecord::Extension(ext));
         }
     }
-    ctx.telemetry.emit(TelemetryRecord::InitRuntimeDone(InitRuntimeDone {
-        initialization_type: InitType::OnDemand,
-        phase,
-        status,
-        error_type: error_type.clone(),
-        spans: None,
-        tracing: None,
-    }));
+    ctx.telemetry
+        .emit(TelemetryRecord::InitRuntimeDone(InitRuntimeDone {
+            initialization_type: InitType::OnDemand,
+            phase,
+            status,
+            error_type: error_type.clone(),
+            spans: None,
+            tracing: None,
+        }));
     let report = TelemetryRecord::InitReport(InitReport {
         initialization_type: InitType::OnDemand,
         phase,
@@ -449,7 +494,11 @@ pub(crate) async fn shut_down(ctx: &Arc<Ctx>, mut procs: Processes, reason: Shut
     let _ = tokio::time::timeout(SHUTDOWN_BUDGET / 2, ctx.telemetry.flush()).await;
     {
         let mut inner = ctx.shared.lock();
-        for ext in inner.extensions.iter_mut().filter(|e| subscribed.contains(&e.name)) {
+        for ext in inner
+            .extensions
+            .iter_mut()
+            .filter(|e| subscribed.contains(&e.name))
+        {
             let event = NextEvent::Shutdown {
                 deadline_ms,
                 shutdown_reason: reason,
@@ -479,8 +528,7 @@ pub(crate) async fn shut_down(ctx: &Arc<Ctx>, mut procs: Processes, reason: Shut
     let short = tokio::time::Instant::now() + Duration::from_millis(300);
     ctx.shared
         .wait_until(short, |inner| {
-            (inner.runtime.exited.is_some() || procs.runtime.is_none())
-                .then_some(())
+            (inner.runtime.exited.is_some() || procs.runtime.is_none()).then_some(())
         })
         .await;
     let _ = tokio::time::timeout(Duration::from_millis(200), ctx.telemetry.flush()).await;

@@ -3,7 +3,7 @@
 //! Detected at run time, in this order: a cgroup v2 child (`memory.max`, `memory.peak`,
 //! `memory.events` `oom_kill`), a cgroup v1 child of the memory controller (`memory.limit_in_bytes`,
 //! `memory.max_usage_in_bytes`, `memory.oom_control` `oom_kill` / `memory.failcnt`), else no limit and
-//! the sum of `VmHWM` over the sandbox's process tree. One cgroup per environment (re-created on reset),
+//! the sum of `VmHWM` over the sandbox's process tree. `LAMBDASCOPE_CGROUP=off` skips cgroups. One cgroup per environment (re-created on reset),
 //! removed when the environment ends.
 
 use std::fs;
@@ -28,9 +28,13 @@ pub(crate) struct MemoryCgroup {
 impl MemoryCgroup {
     /// Creates a cgroup limited to `memory_mb`, or `None` when no writable memory controller exists.
     pub fn create(memory_mb: u32) -> Option<MemoryCgroup> {
+        if std::env::var("LAMBDASCOPE_CGROUP").is_ok_and(|v| v == "off") {
+            return None;
+        }
         let name = format!("lambdascope-{}", uuid::Uuid::new_v4().simple());
         let limit = u64::from(memory_mb) * MIB;
         for (version, parent) in parents() {
+            remove_stale_siblings(&parent);
             let dir = parent.join(&name);
             if fs::create_dir(&dir).is_err() {
                 continue;
@@ -41,7 +45,8 @@ impl MemoryCgroup {
                         && fs::write(dir.join("memory.swap.max"), "0").map_or(true, |_| true)
                 }
                 CgroupVersion::V1 => {
-                    let ok = fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).is_ok();
+                    let ok =
+                        fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).is_ok();
                     let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
                     ok
                 }
@@ -123,6 +128,25 @@ impl Drop for MemoryCgroup {
     }
 }
 
+/// Removes empty `lambdascope-*` cgroups left by a sandbox process that was killed (older than a
+/// minute, so a sibling being set up right now is left alone; a cgroup in use refuses rmdir).
+fn remove_stale_siblings(parent: &Path) {
+    let minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("lambdascope-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < minute_ago);
+        if stale {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
 fn read_u64(path: &Path) -> Option<u64> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -163,33 +187,20 @@ fn parents() -> Vec<(CgroupVersion, PathBuf)> {
     out
 }
 
-/// Sum of `VmHWM` (peak RSS) over every process whose session is one of `sessions` (each sandbox
-/// process is a session leader, so this covers their children too).
-pub(crate) fn process_tree_peak_bytes(sessions: &[i32]) -> u64 {
-    if sessions.is_empty() {
-        return 0;
-    }
+/// Sum of `VmHWM` (peak RSS) over the process trees rooted at `roots` (the sandbox's processes),
+/// following `/proc/<pid>/task/<tid>/children`: a few small reads per process, not a scan of `/proc`.
+pub(crate) fn process_tree_peak_bytes(roots: &[i32]) -> u64 {
     let mut total = 0;
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the `(comm)`: state ppid pgrp session ...
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let session: i32 = rest
-            .split_whitespace()
-            .nth(3)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(-1);
-        if !sessions.contains(&session) {
-            continue;
+    let mut stack: Vec<i32> = roots.to_vec();
+    let mut seen = 0;
+    while let Some(pid) = stack.pop() {
+        seen += 1;
+        if seen > 4096 {
+            break;
         }
-        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
         let kb = status
             .lines()
             .find(|l| l.starts_with("VmHWM:"))
@@ -197,6 +208,18 @@ pub(crate) fn process_tree_peak_bytes(sessions: &[i32]) -> u64 {
             .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
             .unwrap_or(0);
         total += kb * 1024;
+        for task in fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            stack.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
     }
     total
 }

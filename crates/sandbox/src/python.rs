@@ -45,6 +45,15 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(home).join(".cache").join("lambdascope")
 }
 
+/// The venv for `runtime` when it is already in the cache (two small reads, no blocking work).
+pub(crate) fn cached_runtime(runtime: &str) -> Option<PythonRuntime> {
+    validate_runtime(runtime).ok()?;
+    let venv = cache_dir().join("runtimes").join(runtime);
+    let rt = read_stamp(&venv, &venv.join(".lambdascope-ready"))?;
+    warn_if_substituted(runtime, &rt);
+    Some(rt)
+}
+
 /// Returns the venv for `runtime`, creating it (blocking, with a progress line) on first use.
 pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxError> {
     validate_runtime(runtime)?;
@@ -52,6 +61,7 @@ pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxErro
     let venv = root.join(runtime);
     let stamp = venv.join(".lambdascope-ready");
     if let Some(rt) = read_stamp(&venv, &stamp) {
+        warn_if_substituted(runtime, &rt);
         return Ok(rt);
     }
     fs::create_dir_all(&root).map_err(|e| SandboxError::io("create the runtime cache", e))?;
@@ -66,6 +76,7 @@ pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxErro
         ));
     }
     if let Some(rt) = read_stamp(&venv, &stamp) {
+        warn_if_substituted(runtime, &rt);
         return Ok(rt);
     }
     let (interpreter, version) = find_interpreter(runtime)?;
@@ -76,7 +87,10 @@ pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxErro
     let building = root.join(format!("{runtime}.building"));
     let _ = fs::remove_dir_all(&building);
     run(
-        Command::new(&interpreter).arg("-m").arg("venv").arg(&building),
+        Command::new(&interpreter)
+            .arg("-m")
+            .arg("venv")
+            .arg(&building),
         "create the runtime venv",
     )?;
     run(
@@ -90,7 +104,20 @@ pub(crate) fn ensure_runtime(runtime: &str) -> Result<PythonRuntime, SandboxErro
     // The venv's scripts name the build directory; only `bin/python` is used, which is a symlink.
     fs::write(&stamp, &version).map_err(|e| SandboxError::io("write the runtime stamp", e))?;
     drop(lock);
-    read_stamp(&venv, &stamp).ok_or_else(|| SandboxError::Runtime("the runtime venv is incomplete".into()))
+    let rt = read_stamp(&venv, &stamp)
+        .ok_or_else(|| SandboxError::Runtime("the runtime venv is incomplete".into()))?;
+    warn_if_substituted(runtime, &rt);
+    Ok(rt)
+}
+
+/// One line each time a runtime runs on another Python than the one it names.
+fn warn_if_substituted(runtime: &str, rt: &PythonRuntime) {
+    if runtime.trim_start_matches("python") != rt.version {
+        eprintln!(
+            "lambdascope: warning: {runtime} is not installed here; running it with python3 (Python {})",
+            rt.version
+        );
+    }
 }
 
 fn read_stamp(venv: &Path, stamp: &Path) -> Option<PythonRuntime> {
@@ -150,12 +177,7 @@ fn find_interpreter(runtime: &str) -> Result<(PathBuf, String), SandboxError> {
     }
     let fallback = PathBuf::from("python3");
     match probe(&fallback) {
-        Some(version) => {
-            eprintln!(
-                "lambdascope: warning: {runtime} is not installed here; running it with python3 (Python {version})"
-            );
-            Ok((fallback, version))
-        }
+        Some(version) => Ok((fallback, version)),
         None => Err(SandboxError::Runtime(format!(
             "no Python interpreter found for {runtime} (and no python3 on PATH); install Python 3"
         ))),
@@ -164,10 +186,7 @@ fn find_interpreter(runtime: &str) -> Result<(PathBuf, String), SandboxError> {
 
 fn probe(interpreter: &Path) -> Option<String> {
     let out = Command::new(interpreter)
-        .args([
-            "-c",
-            "import sys; print('%d.%d' % sys.version_info[:2])",
-        ])
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .output()
         .ok()?;
     out.status

@@ -36,10 +36,18 @@ pub(crate) async fn handle(
                 (Some("invocation"), Some(id), Some("error"), None) => {
                     answer(ctx, id.to_string(), req, true).await
                 }
-                _ => api::error(StatusCode::NOT_FOUND, "NotFound", "unknown Runtime API path"),
+                _ => api::error(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    "unknown Runtime API path",
+                ),
             }
         }
-        _ => api::error(StatusCode::NOT_FOUND, "NotFound", "unknown Runtime API path"),
+        _ => api::error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "unknown Runtime API path",
+        ),
     }
 }
 
@@ -85,7 +93,7 @@ async fn answer(ctx: &Ctx, id: String, req: Request<Incoming>, is_error: bool) -
     let error_type = api::header(&req, HEADER_ERROR_TYPE);
     let body = match api::read_body(req).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let done = Instant::now();
     let too_large = !is_error && body.len() > MAX_RESPONSE_BYTES;
@@ -125,7 +133,7 @@ async fn init_error(ctx: &Ctx, req: Request<Incoming>) -> ApiResponse {
     let error_type = api::header(&req, HEADER_ERROR_TYPE);
     let body: Bytes = match api::read_body(req).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     {
         let mut inner = ctx.shared.lock();

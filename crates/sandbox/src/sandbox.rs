@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use lambdascope_wire::extensions_api::{EventType, NextEvent, ShutdownReason, Tracing};
@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{FunctionConfig, InvokeOutcome, InvokeRequest, Isolation};
 use crate::environment::{self, EnvPaths};
-use crate::isolation::{self, MountPlan, Namespaces, NetScope};
+use crate::isolation::{self, Namespaces, NetScope};
 use crate::lifecycle::{self, error_payload, ms_between, Ctx, InitResult, Launcher, Processes};
 use crate::logs::{LogSink, LogTail};
 use crate::memory::to_mb;
@@ -61,26 +61,48 @@ impl Sandbox {
         config: FunctionConfig,
         sink: Option<LogSink>,
     ) -> Result<Sandbox, SandboxError> {
-        validate(&config)?;
-        let runtime_name = config.runtime.clone();
-        let py = tokio::task::spawn_blocking(move || python::ensure_runtime(&runtime_name))
-            .await
-            .map_err(|e| SandboxError::Runtime(e.to_string()))??;
+        config.validate()?;
+        let py = match python::cached_runtime(&config.runtime) {
+            Some(py) => py,
+            None => {
+                let runtime_name = config.runtime.clone();
+                tokio::task::spawn_blocking(move || python::ensure_runtime(&runtime_name))
+                    .await
+                    .map_err(|e| SandboxError::Runtime(e.to_string()))??
+            }
+        };
         let work = tempfile::Builder::new()
             .prefix("lambdascope-sandbox-")
             .tempdir()
             .map_err(|e| SandboxError::io("create the sandbox directory", e))?;
         let opt = work.path().join("opt");
-        let layer_list = config.layers.clone();
-        let opt_for_merge = opt.clone();
-        tokio::task::spawn_blocking(move || layers::merge_layers(&layer_list, &opt_for_merge))
-            .await
-            .map_err(|e| SandboxError::Runtime(e.to_string()))??;
+        if config.layers.is_empty() {
+            layers::merge_layers(&[], &opt)?;
+        } else {
+            let layer_list = config.layers.clone();
+            let opt_for_merge = opt.clone();
+            tokio::task::spawn_blocking(move || layers::merge_layers(&layer_list, &opt_for_merge))
+                .await
+                .map_err(|e| SandboxError::Runtime(e.to_string()))??;
+        }
         let tmp = work.path().join("tmp");
         std::fs::create_dir_all(&tmp).map_err(|e| SandboxError::io("create /tmp", e))?;
         let code = std::fs::canonicalize(&config.code_dir)
             .map_err(|e| SandboxError::io("read the code directory", e))?;
-        let (namespaces, isolation) = choose_isolation(&config, &opt, &code, &tmp, work.path())?;
+        let venv = py
+            .bin_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let (namespaces, isolation) =
+            isolation::choose_isolation(&config, &opt, &code, &venv, &tmp, work.path())?;
+        let mut py = py;
+        if namespaces.is_some() {
+            // Inside, the venv is at /var/lang, as Lambda's Python is: a cache under the host's /tmp
+            // would otherwise be hidden by the sandbox's own /tmp.
+            py.python = PathBuf::from("/var/lang/bin/python");
+            py.bin_dir = PathBuf::from("/var/lang/bin");
+        }
         let net = match &namespaces {
             Some(ns) => NetScope::Namespaced(ns.clone()),
             None => NetScope::Host,
@@ -99,9 +121,14 @@ impl Sandbox {
         } else {
             ([127, 0, 0, 1], 9001).into()
         };
-        let listener = net
-            .bind(api_addr)
-            .map_err(|e| SandboxError::io("bind the Runtime API", e))?;
+        let prebound = namespaces.as_ref().and_then(|ns| ns.take_api_listener());
+        let listener = match prebound {
+            Some(std) => std
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(std)),
+            None => net.bind(api_addr),
+        }
+        .map_err(|e| SandboxError::io("bind the Runtime API", e))?;
         let runtime_api = listener
             .local_addr()
             .map(|a| a.to_string())
@@ -153,7 +180,7 @@ impl Sandbox {
             task_root,
             runtime_env,
             extension_env,
-            namespaces: namespaces.as_ref().map(|n| n.fds()),
+            namespaces: namespaces.clone(),
         };
         let mut sandbox = Sandbox {
             config,
@@ -167,7 +194,8 @@ impl Sandbox {
             _namespaces: namespaces,
             _work: work,
         };
-        let (result, procs) = lifecycle::run_init(&sandbox.ctx, &sandbox.launcher, InitPhase::Init).await;
+        let (result, procs) =
+            lifecycle::run_init(&sandbox.ctx, &sandbox.launcher, InitPhase::Init).await;
         match result {
             InitResult::Ready { duration_ms } => {
                 sandbox.procs = Some(procs);
@@ -224,7 +252,12 @@ impl Sandbox {
         Ok(self.run_invoke(req, init_ms).await)
     }
 
-    fn failed_init_outcome(&self, error_type: String, payload: Bytes, init_ms: f64) -> InvokeOutcome {
+    fn failed_init_outcome(
+        &self,
+        error_type: String,
+        payload: Bytes,
+        init_ms: f64,
+    ) -> InvokeOutcome {
         let request_id = uuid::Uuid::new_v4().to_string();
         self.ctx.begin_request(&request_id);
         let start = TelemetryRecord::Start(Start {
@@ -232,7 +265,10 @@ impl Sandbox {
             version: Some("$LATEST".into()),
             tracing: None,
         });
-        self.ctx.platform_line(format!("START RequestId: {request_id} Version: $LATEST"), Some(&start));
+        self.ctx.platform_line(
+            format!("START RequestId: {request_id} Version: $LATEST"),
+            Some(&start),
+        );
         self.ctx.telemetry.emit(start);
         let metrics = ReportMetrics {
             duration_ms: 0.0,
@@ -242,7 +278,15 @@ impl Sandbox {
             init_duration_ms: Some(init_ms),
             restore_duration_ms: None,
         };
-        self.finish_records(&request_id, Status::Error, Some(error_type.clone()), metrics, None, None, 0);
+        self.finish_records(
+            &request_id,
+            Status::Error,
+            Some(error_type.clone()),
+            (metrics, 0.0),
+            (None, None),
+            None,
+            0,
+        );
         InvokeOutcome {
             log_tail: self.ctx.end_request(),
             request_id,
@@ -251,6 +295,7 @@ impl Sandbox {
             error_type: Some(error_type),
             status: Status::Error,
             metrics,
+            runtime_ms: None,
         }
     }
 
@@ -269,7 +314,10 @@ impl Sandbox {
             version: Some("$LATEST".into()),
             tracing: tracing.clone(),
         });
-        self.ctx.platform_line(format!("START RequestId: {request_id} Version: $LATEST"), Some(&start));
+        self.ctx.platform_line(
+            format!("START RequestId: {request_id} Version: $LATEST"),
+            Some(&start),
+        );
         self.ctx.telemetry.emit(start);
         let (runtime_waiter, base_runtime, bases) = {
             let mut inner = self.ctx.shared.lock();
@@ -282,7 +330,11 @@ impl Sandbox {
             let waiter = rt.waiter.take();
             let base_runtime = rt.next_calls;
             let mut bases = HashMap::new();
-            for ext in inner.extensions.iter_mut().filter(|e| e.wants(EventType::Invoke)) {
+            for ext in inner
+                .extensions
+                .iter_mut()
+                .filter(|e| e.wants(EventType::Invoke))
+            {
                 bases.insert(ext.id.clone(), ext.next_calls);
                 let event = NextEvent::Invoke {
                     deadline_ms,
@@ -318,7 +370,9 @@ impl Sandbox {
                     return Some(End::RuntimeExit(desc.clone()));
                 }
                 if let Some((pid, desc)) = inner.exited_pids.first() {
-                    return Some(End::ExtensionCrash(format!("extension (pid {pid}) exited: {desc}")));
+                    return Some(End::ExtensionCrash(format!(
+                        "extension (pid {pid}) exited: {desc}"
+                    )));
                 }
                 let runtime_done = inner.runtime.next_calls > base_runtime;
                 let extensions_done = inner
@@ -349,7 +403,10 @@ impl Sandbox {
                 ext_end,
             )
         };
-        let procs = self.procs.as_mut().expect("an invoke runs in an initialised environment");
+        let procs = self
+            .procs
+            .as_mut()
+            .expect("an invoke runs in an initialised environment");
         let peak = procs.sample_peak();
         let oom = procs.cgroup.as_ref().is_some_and(|c| c.oom_killed());
         let timeout_s = self.config.timeout.as_secs_f64();
@@ -419,7 +476,10 @@ impl Sandbox {
             _ => now,
         };
         let duration_ms = ms_between(t0, end_at);
-        let runtime_ms = runtime_end.filter(|_| reset.is_none()).map_or(duration_ms, |r| ms_between(t0, r));
+        // runtimeDone covers the invoke until the runtime is back on `next` (not the extension tail).
+        let runtime_ms = runtime_end
+            .filter(|_| reset.is_none())
+            .map_or(duration_ms, |r| ms_between(t0, r));
         let metrics = ReportMetrics {
             duration_ms,
             billed_duration_ms: duration_ms.ceil() as u64,
@@ -442,14 +502,34 @@ impl Sandbox {
                 },
             ]
         });
+        // The extensions' tail after the runtime is back on `next` (`PostRuntimeExtensionsDuration`).
+        let extension_overhead = match (runtime_end, extensions_end) {
+            (Some(r), Some(e)) if reset.is_none() => Some(vec![Span {
+                name: "extensionOverhead".into(),
+                start: span_start(started_at + r.saturating_duration_since(t0)),
+                duration_ms: ms_between(r, e.max(r)),
+            }]),
+            _ => None,
+        };
         let produced = match &answer {
             Some(RuntimeAnswer::Response(b)) => b.len() as u64,
             Some(RuntimeAnswer::Error(e)) => e.body.len() as u64,
             _ => 0,
         };
-        let runtime_status_error = if status == Status::Timeout { None } else { error_type.clone() };
-        self.finish_records(&request_id, status, runtime_status_error, metrics, spans, tracing, produced);
-        let _ = runtime_ms;
+        let runtime_status_error = if status == Status::Timeout {
+            None
+        } else {
+            error_type.clone()
+        };
+        self.finish_records(
+            &request_id,
+            status,
+            runtime_status_error,
+            (metrics, runtime_ms),
+            (spans, extension_overhead),
+            tracing,
+            produced,
+        );
         let log_tail = self.ctx.end_request();
         if let Some(reason) = reset {
             if let Some(procs) = self.procs.take() {
@@ -464,6 +544,7 @@ impl Sandbox {
             status,
             metrics,
             log_tail,
+            runtime_ms: reset.is_none().then_some(runtime_ms),
         }
     }
 
@@ -473,31 +554,34 @@ impl Sandbox {
         request_id: &str,
         status: Status,
         error_type: Option<String>,
-        metrics: ReportMetrics,
-        spans: Option<Vec<Span>>,
+        (metrics, runtime_ms): (ReportMetrics, f64),
+        (spans, report_spans): (Option<Vec<Span>>, Option<Vec<Span>>),
         tracing: Option<Tracing>,
         produced_bytes: u64,
     ) {
-        self.ctx.telemetry.emit(TelemetryRecord::RuntimeDone(RuntimeDone {
-            request_id: request_id.to_string(),
-            status,
-            error_type: error_type.clone(),
-            metrics: Some(RuntimeDoneMetrics {
-                duration_ms: metrics.duration_ms,
-                produced_bytes: Some(produced_bytes),
-            }),
-            spans,
-            tracing: tracing.clone(),
-        }));
+        self.ctx
+            .telemetry
+            .emit(TelemetryRecord::RuntimeDone(RuntimeDone {
+                request_id: request_id.to_string(),
+                status,
+                error_type: error_type.clone(),
+                metrics: Some(RuntimeDoneMetrics {
+                    duration_ms: runtime_ms,
+                    produced_bytes: Some(produced_bytes),
+                }),
+                spans,
+                tracing: tracing.clone(),
+            }));
         let report = TelemetryRecord::Report(Report {
             request_id: request_id.to_string(),
             status,
             error_type: error_type.clone(),
             metrics,
-            spans: None,
+            spans: report_spans,
             tracing,
         });
-        self.ctx.platform_line(format!("END RequestId: {request_id}"), None);
+        self.ctx
+            .platform_line(format!("END RequestId: {request_id}"), None);
         let mut line = format!(
             "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
             metrics.duration_ms, metrics.billed_duration_ms, metrics.memory_size_mb, metrics.max_memory_used_mb
@@ -506,7 +590,10 @@ impl Sandbox {
             line.push_str(&format!("\tInit Duration: {init:.2} ms"));
         }
         if status != Status::Success {
-            let s = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let s = serde_json::to_value(status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             line.push_str(&format!("\tStatus: {s}"));
             if let Some(e) = &error_type {
                 line.push_str(&format!("\tError Type: {e}"));
@@ -547,91 +634,9 @@ fn new_trace_id() -> String {
         .as_secs();
     let a = uuid::Uuid::new_v4().simple().to_string();
     let b = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{secs:08x}-{};Parent={};Sampled=0", &a[..24], &b[..16])
-}
-
-fn validate(config: &FunctionConfig) -> Result<(), SandboxError> {
-    if !config.code_dir.is_dir() {
-        return Err(SandboxError::Config(format!(
-            "code directory {} does not exist or is not a directory",
-            config.code_dir.display()
-        )));
-    }
-    let handler_ok = config
-        .handler
-        .rsplit_once('.')
-        .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty());
-    if !handler_ok {
-        return Err(SandboxError::Config(format!(
-            "handler {:?} must look like MODULE.FUNCTION (e.g. app.handler)",
-            config.handler
-        )));
-    }
-    python::validate_runtime(&config.runtime)?;
-    if !(128..=10240).contains(&config.memory_mb) {
-        return Err(SandboxError::Config(format!(
-            "memory {} MB is outside Lambda's 128..10240 MB",
-            config.memory_mb
-        )));
-    }
-    if config.timeout < Duration::from_millis(1) || config.timeout > Duration::from_secs(900) {
-        return Err(SandboxError::Config(
-            "timeout must be between 1 ms and 900 s".into(),
-        ));
-    }
-    environment::check_customer_env(&config.env)
-}
-
-static HOST_WARNING: Once = Once::new();
-
-fn choose_isolation(
-    config: &FunctionConfig,
-    opt: &Path,
-    code: &Path,
-    tmp: &Path,
-    work: &Path,
-) -> Result<(Option<Arc<Namespaces>>, Isolation), SandboxError> {
-    let warn = |why: &str| {
-        let why = why.to_string();
-        HOST_WARNING.call_once(|| {
-            eprintln!("lambdascope: warning: running without namespaces ({why}): host paths and ports, no /var/task or /opt, host.lambdascope.internal is 127.0.0.1");
-        });
-    };
-    if config.isolation == Isolation::Host {
-        warn("host isolation requested");
-        return Ok((None, Isolation::Host));
-    }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        if config.isolation == Isolation::Namespaces {
-            return Err(SandboxError::Isolation(
-                "namespaces need root (CAP_SYS_ADMIN); run as root or use --isolation host".into(),
-            ));
-        }
-        warn("not root");
-        return Ok((None, Isolation::Host));
-    }
-    let hosts = work.join("hosts");
-    let attempt = (|| {
-        std::fs::write(&hosts, isolation::hosts_file())?;
-        std::fs::create_dir_all("/var/task")?;
-        std::fs::create_dir_all("/opt")?;
-        Namespaces::create(MountPlan {
-            opt: opt.to_path_buf(),
-            task: code.to_path_buf(),
-            tmp: tmp.to_path_buf(),
-            hosts: hosts.clone(),
-        })
-    })();
-    match attempt {
-        Ok(ns) => Ok((Some(Arc::new(ns)), Isolation::Namespaces)),
-        Err(e) if config.isolation == Isolation::Namespaces => Err(SandboxError::Isolation(format!(
-            "could not create namespaces: {e}"
-        ))),
-        Err(e) => {
-            warn(&format!("could not create namespaces: {e}"));
-            Ok((None, Isolation::Host))
-        }
-    }
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &a[..24],
+        &b[..16]
+    )
 }

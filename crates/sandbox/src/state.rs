@@ -154,7 +154,10 @@ impl Shared {
             if let Some(v) = cond(&mut self.lock()) {
                 return Some(v);
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
                 return cond(&mut self.lock());
             }
         }

@@ -121,7 +121,13 @@ impl TelemetryHub {
         let _ = sub.tx.send(Msg::Event(json, size));
     }
 
-    fn add(&self, extension: String, request: &TelemetrySubscribeRequest, limits: BufferingLimits, dest: Destination) {
+    fn add(
+        &self,
+        extension: String,
+        request: &TelemetrySubscribeRequest,
+        limits: BufferingLimits,
+        dest: Destination,
+    ) {
         let (tx, rx) = mpsc::unbounded_channel();
         let sub = Subscriber {
             extension: extension.clone(),
@@ -239,7 +245,7 @@ pub(crate) async fn subscribe(ctx: &Ctx, req: Request<Incoming>) -> ApiResponse 
     let id = api::header(&req, HEADER_EXTENSION_IDENTIFIER);
     let body = match api::read_body(req).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let name = {
         let inner = ctx.shared.lock();
@@ -274,26 +280,31 @@ pub(crate) async fn subscribe(ctx: &Ctx, req: Request<Incoming>) -> ApiResponse 
             .iter()
             .any(|t| !["platform", "function", "extension"].contains(&t.as_str()))
     {
-        return validation_error("types must be a non-empty subset of platform, function, extension");
+        return validation_error(
+            "types must be a non-empty subset of platform, function, extension",
+        );
     }
     let limits = match request.buffering.unwrap_or_default().validate() {
         Ok(l) => l,
         Err(e) => return validation_error(&e),
     };
     if !request.destination.protocol.eq_ignore_ascii_case("HTTP") {
-        return validation_error("destination.protocol must be HTTP (TCP is not supported by lambdascope)");
+        return validation_error(
+            "destination.protocol must be HTTP (TCP is not supported by lambdascope)",
+        );
     }
     let dest = match parse_destination(request.destination.uri.as_deref().unwrap_or_default()) {
         Ok(d) => d,
         Err(e) => return validation_error(&e),
     };
     ctx.telemetry.add(name.clone(), &request, limits, dest);
-    ctx.telemetry
-        .emit(TelemetryRecord::TelemetrySubscription(TelemetrySubscription {
+    ctx.telemetry.emit(TelemetryRecord::TelemetrySubscription(
+        TelemetrySubscription {
             name,
             state: "Subscribed".into(),
             types: request.types.clone(),
-        }));
+        },
+    ));
     api::json(StatusCode::OK, &"OK")
 }
 
@@ -352,7 +363,12 @@ async fn deliver(
     }
 }
 
-async fn send_batch(dest: &Destination, net: &NetScope, batch: &mut Vec<Value>, dropped: &DropCounter) {
+async fn send_batch(
+    dest: &Destination,
+    net: &NetScope,
+    batch: &mut Vec<Value>,
+    dropped: &DropCounter,
+) {
     let records = dropped.records.swap(0, Ordering::Relaxed);
     if records > 0 {
         let event = TelemetryEvent::at(
@@ -383,8 +399,12 @@ async fn send_batch(dest: &Destination, net: &NetScope, batch: &mut Vec<Value>, 
             }
         }
     }
-    dropped.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
-    dropped.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+    dropped
+        .records
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    dropped
+        .bytes
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
     batch.clear();
 }
 

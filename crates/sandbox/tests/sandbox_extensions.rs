@@ -10,6 +10,11 @@ use lambdascope_sandbox::{InvokeRequest, Isolation, Sandbox, Status};
 use serde_json::Value;
 use support::{fixtures, function, json, Lines};
 
+fn free_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port().to_string()
+}
+
 fn checker_result(lines: &Lines) -> Value {
     let text = lines.text();
     let line = text
@@ -20,13 +25,22 @@ fn checker_result(lines: &Lines) -> Value {
 }
 
 async fn run_checker(isolation: Isolation) -> (Lines, Vec<lambdascope_sandbox::InvokeOutcome>) {
+    run_checker_with(isolation, &[]).await
+}
+
+async fn run_checker_with(
+    isolation: Isolation,
+    env: &[(&str, &str)],
+) -> (Lines, Vec<lambdascope_sandbox::InvokeOutcome>) {
     let (mut config, lines) = function("basic", "app.ok");
+    for (k, v) in env {
+        config.env.insert(k.to_string(), v.to_string());
+    }
     config.layers.push(fixtures().join("layers/checker"));
     config.isolation = isolation;
-    if isolation == Isolation::Host {
-        // On the host's network the default port may be taken: use a free one.
-        let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        config.env.insert("CHECKER_PORT".into(), free.to_string());
+    if isolation != Isolation::Namespaces && !config.env.contains_key("CHECKER_PORT") {
+        // Possibly on the host's network (non-root machines): the default port may be taken.
+        config.env.insert("CHECKER_PORT".into(), free_port());
     }
     let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
         .await
@@ -47,7 +61,59 @@ async fn run_checker(isolation: Isolation) -> (Lines, Vec<lambdascope_sandbox::I
 #[tokio::test(flavor = "multi_thread")]
 async fn an_extension_gets_every_event_and_telemetry_record() {
     let (lines, outcomes) = run_checker(Isolation::Auto).await;
-    let result = checker_result(&lines);
+    check_all_events(&lines, &outcomes);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schema_2022_07_01_and_2025_01_29_work_too() {
+    for schema in ["2022-07-01", "2025-01-29"] {
+        let (lines, outcomes) =
+            run_checker_with(Isolation::Auto, &[("CHECKER_SCHEMA", schema)]).await;
+        check_all_events(&lines, &outcomes);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_reach_the_extension_as_objects() {
+    let (lines, outcomes) =
+        run_checker_with(Isolation::Auto, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).await;
+    check_all_events(&lines, &outcomes);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_the_listener_keeps_refusing_is_reported_as_logs_dropped() {
+    let (mut config, lines) = function("basic", "app.ok");
+    config.layers.push(fixtures().join("layers/checker"));
+    // 8 refusals: every attempt at the first batch fails, so it is dropped and counted.
+    config.env.insert("CHECKER_REFUSE".into(), "8".into());
+    config.env.insert("CHECKER_PORT".into(), free_port());
+    let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut dropped = None;
+    while dropped.is_none() && std::time::Instant::now() < deadline {
+        let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+        assert_eq!(outcome.status, Status::Success);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        dropped = lines
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix("checker got logsDropped "))
+            .map(|r| serde_json::from_str::<Value>(r).unwrap());
+    }
+    sandbox.shutdown().await;
+    let dropped = dropped.expect("no platform.logsDropped within 60 s");
+    assert!(
+        dropped["droppedRecords"].as_u64().unwrap() >= 1,
+        "{dropped}"
+    );
+    assert!(dropped["droppedBytes"].as_u64().unwrap() > 0, "{dropped}");
+    assert!(dropped["reason"].as_str().is_some_and(|r| !r.is_empty()));
+}
+
+fn check_all_events(lines: &Lines, outcomes: &[lambdascope_sandbox::InvokeOutcome]) {
+    let result = checker_result(lines);
     assert_eq!(result["ok"], true, "problems: {}", result["problems"]);
     let ids: Vec<&str> = result["invokes"]
         .as_array()
@@ -55,7 +121,13 @@ async fn an_extension_gets_every_event_and_telemetry_record() {
         .iter()
         .map(|i| i["requestId"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [outcomes[0].request_id.as_str(), outcomes[1].request_id.as_str()]);
+    assert_eq!(
+        ids,
+        [
+            outcomes[0].request_id.as_str(),
+            outcomes[1].request_id.as_str()
+        ]
+    );
     assert_eq!(result["shutdown"]["shutdownReason"], "spindown");
     assert_eq!(result["registration"]["accountId"], "123456789012");
     for kind in [
@@ -71,13 +143,29 @@ async fn an_extension_gets_every_event_and_telemetry_record() {
         "extension",
     ] {
         assert!(
-            result["types"].as_array().unwrap().iter().any(|t| t == kind),
+            result["types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == kind),
             "missing {kind} in {}",
             result["types"]
         );
     }
     // The invoke lasts until the extension is back on `next` (it sleeps 50 ms per INVOKE).
-    assert!(outcomes[1].metrics.duration_ms >= 50.0, "{:?}", outcomes[1].metrics);
+    assert!(
+        outcomes[1].metrics.duration_ms >= 50.0,
+        "{:?}",
+        outcomes[1].metrics
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_deliveries_are_retried_and_init_events_replayed() {
+    // The listener starts 300 ms after subscribing: the first deliveries are refused.
+    let (lines, _) = run_checker_with(Isolation::Auto, &[("CHECKER_LISTEN_DELAY", "0.3")]).await;
+    let result = checker_result(&lines);
+    assert_eq!(result["ok"], true, "problems: {}", result["problems"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,7 +192,7 @@ async fn a_timeout_sends_shutdown_with_reason_timeout() {
     let (mut config, lines) = function("basic", "app.sleepy");
     config.layers.push(fixtures().join("layers/checker"));
     config.timeout = std::time::Duration::from_secs(1);
-    config.env.insert("CHECKER_PORT".into(), "8126".into());
+    config.env.insert("CHECKER_PORT".into(), free_port());
     let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
         .await
         .unwrap();
@@ -127,7 +215,9 @@ async fn the_function_reaches_the_host_as_host_lambdascope_internal() {
             let mut stream = stream.unwrap();
             let mut buf = [0u8; 1024];
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nfrom host");
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nfrom host",
+            );
         }
     });
     let (mut config, _) = function("basic", "app.fetch");
@@ -136,7 +226,9 @@ async fn the_function_reaches_the_host_as_host_lambdascope_internal() {
     config.env.insert("TARGET_URL".into(), url.clone());
     let mut sandbox = Sandbox::start(config).await.unwrap();
     let outcome = sandbox
-        .invoke(InvokeRequest::new(serde_json::json!({ "url": url }).to_string()))
+        .invoke(InvokeRequest::new(
+            serde_json::json!({ "url": url }).to_string(),
+        ))
         .await
         .unwrap();
     assert_eq!(outcome.status, Status::Success, "{outcome:?}");
@@ -178,9 +270,82 @@ async fn exceeding_the_memory_size_is_an_out_of_memory_kill() {
     }
     assert_eq!(outcome.status, Status::Failure, "{outcome:?}");
     assert_eq!(outcome.error_type.as_deref(), Some("Runtime.OutOfMemory"));
-    assert!(outcome.metrics.max_memory_used_mb >= 120, "{:?}", outcome.metrics);
+    assert!(
+        outcome.metrics.max_memory_used_mb >= 120,
+        "{:?}",
+        outcome.metrics
+    );
     assert!(sandbox.is_cold());
-    let next = sandbox.invoke(InvokeRequest::new(r#"{"mb":10}"#)).await.unwrap();
+    let next = sandbox
+        .invoke(InvokeRequest::new(r#"{"mb":10}"#))
+        .await
+        .unwrap();
     assert_eq!(next.status, Status::Success, "{next:?}");
     sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_extension_crashing_mid_invoke_fails_the_invoke_and_resets() {
+    let (mut config, lines) = function("basic", "app.ok");
+    config.layers.push(fixtures().join("layers/crasher"));
+    let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
+        .await
+        .unwrap();
+    let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+    assert_eq!(outcome.status, Status::Failure, "{outcome:?}");
+    assert_eq!(outcome.error_type.as_deref(), Some("Extension.Crash"));
+    assert!(
+        lines.text().contains("crasher got INVOKE"),
+        "{}",
+        lines.text()
+    );
+    assert!(sandbox.is_cold());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sequential_namespaced_sandboxes_each_see_their_own_files() {
+    // Namespaces are reused after a sandbox ends: each new sandbox must see only its own mounts.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..4 {
+        let code = dir.path().join(format!("code{i}"));
+        std::fs::create_dir_all(&code).unwrap();
+        std::fs::write(
+            code.join("app.py"),
+            format!(
+                "import os\n\ndef handler(event, context):\n    return {{'task': sorted(os.listdir('/var/task')), 'opt': sorted(os.listdir('/opt')), 'tmp': sorted(os.listdir('/tmp')), 'n': {i}}}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(code.join(format!("only_in_{i}.txt")), "x").unwrap();
+        let mut config = lambdascope_sandbox::FunctionConfig::new("seq", &code, "app.handler");
+        config.isolation = Isolation::Namespaces;
+        if i % 2 == 1 {
+            config.layers.push(fixtures().join("layers/checker"));
+            config.env.insert("CHECKER_PORT".into(), "8125".into());
+        }
+        let mut sandbox = Sandbox::start(config).await.unwrap();
+        let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+        assert_eq!(outcome.status, Status::Success, "{outcome:?}");
+        let body = json(&outcome.payload);
+        assert_eq!(body["n"], i);
+        assert!(
+            body["task"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == &format!("only_in_{i}.txt")),
+            "{body}"
+        );
+        assert_eq!(body["task"].as_array().unwrap().len(), 2, "{body}");
+        let expected_opt = if i % 2 == 1 {
+            serde_json::json!(["extensions"])
+        } else {
+            serde_json::json!([])
+        };
+        assert_eq!(body["opt"], expected_opt, "{body}");
+        sandbox.shutdown().await;
+        // Let the ended sandbox's tasks finish so that its namespaces can be reused.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -22,10 +22,3 @@ pub mod store;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, Server, ServerError};
-
-fn http_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}

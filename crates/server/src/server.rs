@@ -168,7 +168,7 @@ async fn retention_loop(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let cutoff = crate::http_now_ms() - config.retention.as_millis() as i64;
+        let cutoff = crate::http::now_ms() - config.retention.as_millis() as i64;
         // Small transactions, one after another, so ingest never waits long behind a sweep.
         loop {
             let store = store.clone();

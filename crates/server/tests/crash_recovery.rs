@@ -20,24 +20,38 @@ const KEY: &str = "crash-test-key";
 const LINES: usize = 20;
 
 /// The CLI binary: `LAMBDASCOPE_BIN`, else `target/<profile>/lambdascope` next to this
-/// test, built with cargo if missing.
+/// test (`scripts/test` builds it first), else built by cargo into a separate target
+/// directory (so it never waits on the lock of the build running this test).
 fn binary() -> PathBuf {
     if let Some(p) = std::env::var_os("LAMBDASCOPE_BIN") {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let bin = profile_dir.join("lambdascope");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "lambdascope", "--bin", "lambdascope"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the lambdascope binary failed");
+    let beside = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("lambdascope");
+    if beside.exists() {
+        return beside;
     }
-    bin
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lambdascope-bin");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "-p",
+            "lambdascope",
+            "--bin",
+            "lambdascope",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the lambdascope binary failed");
+    target_dir.join("debug").join("lambdascope")
 }
 
 fn start(data_dir: &Path) -> (Child, SocketAddr) {

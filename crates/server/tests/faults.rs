@@ -275,3 +275,68 @@ fn concurrent_writers_lose_nothing() {
     assert_eq!(f["function"], "busy");
     assert_eq!(f["invocations"], total);
 }
+
+#[test]
+fn extra_routes_mount_beside_the_api_without_a_key() {
+    use axum::routing::get;
+    let ui = axum::Router::new().route("/", get(|| async { "homepage" }));
+    let server = TestServer::start_with(|c| c.extra_routes = Some(ui));
+    let page = request(server.addr, "GET", "/", &[], b"").unwrap();
+    assert_eq!((page.status, page.text().as_str()), (200, "homepage"));
+    assert_eq!(
+        request(server.addr, "GET", "/api/functions", &[], b"")
+            .unwrap()
+            .status,
+        403
+    );
+    assert_eq!(server.get("/api/functions").status, 200);
+}
+
+/// Mutated golden payloads (bit flips, truncations, splices) are answered 202 or 400,
+/// never a 5xx, and the server keeps serving afterwards.
+#[test]
+fn mutated_payloads_never_break_the_server() {
+    let server = TestServer::start();
+    let fixtures: [(&str, &[u8]); 6] = [
+        ("/api/beta/sketches", include_bytes!("fixtures/sketches.pb")),
+        ("/api/v0.2/traces", include_bytes!("fixtures/traces.pb")),
+        ("/api/v0.2/stats", include_bytes!("fixtures/stats.msgpack")),
+        ("/api/v2/series", include_bytes!("fixtures/series_v2.json")),
+        ("/api/v1/series", include_bytes!("fixtures/series_v1.json")),
+        ("/api/v2/logs", include_bytes!("fixtures/logs_agent.json")),
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (path, original) in fixtures {
+        for _ in 0..60 {
+            let mut body = original.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % body.len().max(1);
+                match next() % 3 {
+                    0 => body[at] ^= 1 << (next() % 8),
+                    1 => body.truncate(at),
+                    _ => {
+                        let from = (next() as usize) % original.len();
+                        body.splice(at..at, original[from..].iter().copied().take(16));
+                    }
+                }
+                if body.is_empty() {
+                    break;
+                }
+            }
+            let r = server.post(path, None, &body);
+            assert!(
+                r.status == 202 || r.status == 400,
+                "{path}: {} {}",
+                r.status,
+                r.text()
+            );
+        }
+    }
+    assert_eq!(server.get("/api/functions").status, 200);
+}

@@ -97,42 +97,80 @@ pub struct TraceContext {
 }
 
 /// Accepts a string or a number and keeps it as text (ids arrive both ways).
+/// A visitor rather than an untagged enum: untagged enums buffer every value first,
+/// which doubled the cost of decoding a log line.
 fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Text {
-        S(String),
-        U(u64),
-        I(i64),
-        F(f64),
+    struct TextVisitor;
+    impl<'de> de::Visitor<'de> for TextVisitor {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(TextVisitor)
+        }
     }
-    Ok(match Option::<Text>::deserialize(d)? {
-        None => None,
-        Some(Text::S(s)) => Some(s),
-        Some(Text::U(u)) => Some(u.to_string()),
-        Some(Text::I(i)) => Some(i.to_string()),
-        Some(Text::F(f)) => Some(f.to_string()),
-    })
+    d.deserialize_option(TextVisitor)
 }
 
+/// Unix milliseconds from a number, a numeric string or RFC 3339 text.
 fn opt_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Ts {
-        I(i64),
-        F(f64),
-        S(String),
+    struct MillisVisitor;
+    impl<'de> de::Visitor<'de> for MillisVisitor {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Unix milliseconds (a number) or RFC 3339 text")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            i64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format!("timestamp {v} is out of range")))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v as i64))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse_text_millis(v).map(Some).ok_or_else(|| {
+                E::custom(format!(
+                    "timestamp {v:?} is neither Unix milliseconds nor RFC 3339"
+                ))
+            })
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(MillisVisitor)
+        }
     }
-    Ok(match Option::<Ts>::deserialize(d)? {
-        None => None,
-        Some(Ts::I(i)) => Some(i),
-        Some(Ts::F(f)) => Some(f as i64),
-        Some(Ts::S(s)) => Some(parse_text_millis(&s).ok_or_else(|| {
-            de::Error::custom(format!(
-                "timestamp {s:?} is neither Unix milliseconds nor RFC 3339"
-            ))
-        })?),
-    })
+    d.deserialize_option(MillisVisitor)
 }
 
 fn parse_text_millis(s: &str) -> Option<i64> {
@@ -166,11 +204,34 @@ struct RawEntry {
     dd: Option<TraceContext>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `message` is a string (flat form) or an object (agent form).
 enum RawMessage {
     Text(String),
     Nested(Box<NestedMessage>),
+}
+
+impl<'de> Deserialize<'de> for RawMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MessageVisitor;
+        impl<'de> de::Visitor<'de> for MessageVisitor {
+            type Value = RawMessage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message string or an object with a message")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawMessage::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(RawMessage::Text(v))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let nested =
+                    NestedMessage::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawMessage::Nested(Box::new(nested)))
+            }
+        }
+        d.deserialize_any(MessageVisitor)
+    }
 }
 
 #[derive(Deserialize)]

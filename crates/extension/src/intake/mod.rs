@@ -71,9 +71,22 @@ pub enum SendOutcome {
 /// zstd-compresses a body. Compression cannot fail on in-memory buffers, but if it did the
 /// body would go uncompressed rather than be lost.
 pub fn compress(raw: &[u8], level: i32) -> (Bytes, bool) {
-    match zstd::bulk::compress(raw, level) {
-        Ok(c) => (Bytes::from(c), true),
-        Err(_) => (Bytes::copy_from_slice(raw), false),
+    thread_local! {
+        // One compression context per thread, reused: creating one costs more than
+        // compressing a typical flush.
+        static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let compressed = COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().map(|(l, _)| *l) != Some(level) {
+            *slot = zstd::bulk::Compressor::new(level).ok().map(|c| (level, c));
+        }
+        slot.as_mut().and_then(|(_, c)| c.compress(raw).ok())
+    });
+    match compressed {
+        Some(c) => (Bytes::from(c), true),
+        None => (Bytes::copy_from_slice(raw), false),
     }
 }
 

@@ -77,18 +77,35 @@ pub fn parse_max_open_files(text: &str) -> Option<f64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// Open file descriptors over every process this sandbox can see.
+/// Processes in our cgroup (the sandbox: the runtime and the extensions), so a machine with
+/// thousands of processes (a laptop, not Lambda) costs no more than Lambda does.
+const MAX_CGROUP_PROCS: usize = 64;
+
+fn sandbox_pids(proc_root: &Path) -> Vec<String> {
+    let cgroup = std::fs::read_to_string(proc_root.join("self/cgroup")).unwrap_or_default();
+    let path = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("");
+    let procs = std::fs::read_to_string(
+        Path::new("/sys/fs/cgroup")
+            .join(path.trim_start_matches('/'))
+            .join("cgroup.procs"),
+    );
+    match procs {
+        Ok(text) if !path.is_empty() && path != "/" && text.lines().count() <= MAX_CGROUP_PROCS => {
+            text.lines().map(str::to_string).collect()
+        }
+        _ => vec!["self".to_string()],
+    }
+}
+
+/// Open file descriptors of the processes in this sandbox.
 pub fn count_open_fds(proc_root: &Path) -> Option<f64> {
     let mut total = 0usize;
-    for entry in std::fs::read_dir(proc_root).ok()?.flatten() {
-        let name = entry.file_name();
-        if name
-            .to_str()
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            if let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) {
-                total += fds.count();
-            }
+    for pid in sandbox_pids(proc_root) {
+        if let Ok(fds) = std::fs::read_dir(proc_root.join(pid).join("fd")) {
+            total += fds.count();
         }
     }
     Some(total as f64)

@@ -11,6 +11,9 @@ use super::Aggregator;
 /// Largest datagram read (clients send at most 8 KiB; 64 KiB is the UDP maximum).
 const DATAGRAM_BUFFER: usize = 65_536;
 
+/// Datagrams handled per wake-up before yielding to the other tasks.
+const DRAIN_PER_WAKE: usize = 256;
+
 /// Binds the DogStatsD socket. Port 0 picks a free port (tests).
 pub async fn bind(port: u16) -> std::io::Result<UdpSocket> {
     UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
@@ -34,11 +37,14 @@ pub async fn serve(socket: UdpSocket, aggregator: Arc<Mutex<Aggregator>>) {
         {
             let mut agg = aggregator.lock().unwrap_or_else(|e| e.into_inner());
             agg.ingest_datagram(&buffer[..n], now);
-            // Drain whatever else is already queued under the same lock.
-            while let Ok(n) = socket.try_recv(&mut buffer) {
+            // Drain what is already queued under the same lock, but a bounded amount: on a
+            // current-thread runtime a flood must not starve the lifecycle loop.
+            for _ in 0..DRAIN_PER_WAKE {
+                let Ok(n) = socket.try_recv(&mut buffer) else { break };
                 agg.ingest_datagram(&buffer[..n], now);
             }
         }
+        tokio::task::yield_now().await;
     }
 }
 

@@ -2,8 +2,6 @@
 //! `wire` decoder, derive rows, commit in one transaction, then answer 202. A body
 //! that fails any step is answered 400/413/415 and nothing of it is stored.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -16,7 +14,7 @@ use lambdascope_wire::{
 use serde_json::json;
 
 use super::body::decode_body;
-use super::{blocking, ApiError, AppState};
+use super::{blocking, now_ms, ApiError, AppState};
 use crate::ingest;
 use crate::store::WriteBatch;
 
@@ -29,13 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v0.2/stats", post(trace_stats))
         .route("/api/v2/logs", post(logs))
         .route("/api/v1/validate", get(validate))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn rejected(err: IntakeDecodeError) -> ApiError {

@@ -6,6 +6,8 @@ mod intake;
 mod query_api;
 mod query_params;
 
+pub use query_params::now_ms;
+
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};

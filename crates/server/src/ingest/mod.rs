@@ -15,24 +15,26 @@ use lambdascope_wire::stats::StatsPayload;
 use lambdascope_wire::IntakeDecodeError;
 
 use crate::store::{
-    InvocationFacts, LogRow, MetricPointRow, SketchRow, SpanRow, StatsRow, WriteBatch,
+    InvocationFacts, LogRow, MetricSeriesRow, SketchRow, SpanRow, StatsRow, WriteBatch,
 };
 
 pub fn series(payload: SeriesPayload) -> WriteBatch {
     let mut batch = WriteBatch::default();
     for s in payload.series {
-        let host = s.host().map(str::to_owned);
-        let metric_type = s.metric_type.as_str();
-        for p in &s.points {
-            batch.points.push(MetricPointRow {
-                name: s.metric.clone(),
-                metric_type,
-                ts_ms: p.timestamp.saturating_mul(1000),
-                value: p.value,
-                tags: s.tags.clone(),
-                host: host.clone(),
-            });
+        if s.points.is_empty() {
+            continue;
         }
+        batch.series.push(MetricSeriesRow {
+            host: s.host().map(str::to_owned),
+            metric_type: s.metric_type.as_str(),
+            points: s
+                .points
+                .iter()
+                .map(|p| (p.timestamp.saturating_mul(1000), p.value))
+                .collect(),
+            name: s.metric,
+            tags: s.tags,
+        });
     }
     batch
 }

@@ -33,7 +33,8 @@ pub enum StoreError {
 /// Everything one accepted payload adds, written in one transaction: all or nothing.
 #[derive(Debug, Default, Clone)]
 pub struct WriteBatch {
-    pub points: Vec<MetricPointRow>,
+    /// Metric points grouped by context (name + tags + host), as series arrive.
+    pub series: Vec<MetricSeriesRow>,
     pub sketches: Vec<SketchRow>,
     pub spans: Vec<SpanRow>,
     pub logs: Vec<LogRow>,
@@ -43,7 +44,7 @@ pub struct WriteBatch {
 
 impl WriteBatch {
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.series.is_empty()
             && self.sketches.is_empty()
             && self.spans.is_empty()
             && self.logs.is_empty()
@@ -52,15 +53,15 @@ impl WriteBatch {
     }
 }
 
+/// One metric context and its points `(ts_ms, value)`.
 #[derive(Debug, Clone)]
-pub struct MetricPointRow {
+pub struct MetricSeriesRow {
     pub name: String,
     /// `count`, `rate`, `gauge` or `unspecified`.
     pub metric_type: &'static str,
-    pub ts_ms: i64,
-    pub value: f64,
     pub tags: Vec<String>,
     pub host: Option<String>,
+    pub points: Vec<(i64, f64)>,
 }
 
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@ import logging
 import os
 import socket
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -24,6 +25,8 @@ def ok(event: Any, context: Any) -> dict:
         "remaining_ms": context.get_remaining_time_in_millis(),
         "trace": os.environ.get("_X_AMZN_TRACE_ID"),
         "cwd": os.getcwd(),
+        "client_custom": context.client_context.custom if context.client_context else None,
+        "cognito_id": context.identity.cognito_identity_id if context.identity else None,
     }
 
 
@@ -69,3 +72,29 @@ def env(event: Any, context: Any) -> dict:
 def fetch(event: Any, context: Any) -> str:
     with urllib.request.urlopen(event["url"], timeout=5) as resp:
         return resp.read().decode()
+
+
+def probe(event: Any, context: Any) -> dict:
+    """Calls the platform APIs the way a misbehaving client would and reports the answers."""
+    api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+
+    def call(method: str, path: str, body: bytes = b"{}", headers: dict | None = None) -> list:
+        req = urllib.request.Request(f"http://{api}{path}", data=body if method != "GET" else None,
+                                     method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return [resp.status, json.loads(resp.read() or b"null")]
+        except urllib.error.HTTPError as exc:
+            return [exc.code, json.loads(exc.read() or b"null")]
+
+    return {
+        "unknown_id": call("POST", "/2018-06-01/runtime/invocation/bogus/response"),
+        "init_error_late": call("POST", "/2018-06-01/runtime/init/error"),
+        "next_no_id": call("GET", "/2020-01-01/extension/event/next"),
+        "next_bad_id": call("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": "x"}),
+        "register_late": call("POST", "/2020-01-01/extension/register", b'{"events":["INVOKE"]}',
+                              {"Lambda-Extension-Name": "late"}),
+        "register_no_name": call("POST", "/2020-01-01/extension/register", b'{"events":[]}'),
+        "subscribe_unknown": call("PUT", "/2022-07-01/telemetry", b"{}",
+                                  {"Lambda-Extension-Identifier": "00000000-0000-4000-8000-000000000000"}),
+    }

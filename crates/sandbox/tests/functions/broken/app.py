@@ -3,5 +3,5 @@
 raise RuntimeError("init explodes")
 
 
-def handler(event, context):  # noqa: ANN001, ANN201
+def handler(event, context):
     return "never"

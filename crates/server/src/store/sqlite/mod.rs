@@ -1,8 +1,9 @@
 //! The embedded default backend: one SQLite file in WAL mode.
 //!
-//! One dedicated writer thread owns the only write connection and commits one
-//! transaction per payload, so writers never contend for SQLite's single write lock
-//! and a payload is acknowledged only after its commit. Readers use a small pool of
+//! One dedicated writer thread owns the only write connection and commits each
+//! payload atomically (payloads queued together share one commit; if that fails
+//! each is retried alone), so writers never contend for SQLite's single write lock and a payload
+//! is acknowledged only after the commit that holds it. Readers use a small pool of
 //! read connections, which WAL lets run alongside the writer.
 
 mod query;
@@ -125,20 +126,33 @@ impl Drop for SqliteStore {
     }
 }
 
+/// Most payloads committed together when several are queued (group commit).
+const MAX_GROUP: usize = 32;
+
 fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<WriterJob>) {
-    while let Ok(job) = jobs.recv() {
+    let mut pending: Option<WriterJob> = None;
+    loop {
+        let job = match pending.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
         match job {
             WriterJob::Write(batch, reply) => {
-                let result = (|| {
-                    let tx = conn.transaction()?;
-                    write::apply(&tx, &batch)?;
-                    tx.commit()?;
-                    Ok(())
-                })();
-                if let Err(err) = &result {
-                    tracing::warn!(error = %err, "payload not stored; transaction rolled back");
+                let mut group = vec![(batch, reply)];
+                while group.len() < MAX_GROUP {
+                    match jobs.try_recv() {
+                        Ok(WriterJob::Write(b, r)) => group.push((b, r)),
+                        Ok(other) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                let _ = reply.send(result);
+                write_group(&mut conn, group);
             }
             WriterJob::Retain(cutoff, max_rows, reply) => {
                 let result = (|| {
@@ -153,6 +167,45 @@ fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<WriterJob>) {
     }
     // A final checkpoint keeps the WAL small across restarts; failure is harmless.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+}
+
+type Reply = mpsc::SyncSender<Result<(), StoreError>>;
+
+/// Commits queued payloads in one transaction and answers nobody before the commit.
+/// If anything fails, the group is rolled back and each payload is retried in its
+/// own transaction, so only a payload that fails by itself is refused.
+fn write_group(conn: &mut Connection, group: Vec<(WriteBatch, Reply)>) {
+    if group.len() > 1 {
+        let together = (|| {
+            let tx = conn.transaction()?;
+            for (batch, _) in &group {
+                write::apply(&tx, batch)?;
+            }
+            tx.commit()
+        })();
+        match together {
+            Ok(()) => {
+                for (_, reply) in group {
+                    let _ = reply.send(Ok(()));
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "group commit failed; retrying payloads one by one")
+            }
+        }
+    }
+    for (batch, reply) in group {
+        let result = (|| {
+            let tx = conn.transaction()?;
+            write::apply(&tx, &batch)?;
+            tx.commit()
+        })();
+        if let Err(err) = &result {
+            tracing::warn!(error = %err, "payload not stored; transaction rolled back");
+        }
+        let _ = reply.send(result.map_err(StoreError::from));
+    }
 }
 
 impl Store for SqliteStore {

@@ -194,20 +194,28 @@ pub fn metrics(conn: &Connection, q: &MetricQuery) -> Result<MetricResult, Store
     })
 }
 
-/// Turns free text into a safe FTS5 query: every word quoted (so no operator
-/// syntax can fail), all words required, a trailing `*` kept as a prefix match.
+/// Turns free text into a safe FTS5 query. The index keeps token presence only
+/// (`detail=none`), so every word is split into tokens the way the `unicode61`
+/// tokenizer splits text (letters and digits; anything else separates), each token
+/// is quoted (no operator syntax can fail) and all are required. A trailing `*` on a
+/// word makes its last token a prefix match.
 pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split_whitespace()
-        .filter_map(|word| {
-            let (word, prefix) = match word.strip_suffix('*') {
-                Some(w) => (w, true),
-                None => (word, false),
-            };
-            let clean = word.replace('"', "");
-            (!clean.is_empty()).then(|| format!("\"{clean}\"{}", if prefix { "*" } else { "" }))
-        })
-        .collect();
+    let mut terms: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        let (word, prefix) = match word.strip_suffix('*') {
+            Some(w) => (w, true),
+            None => (word, false),
+        };
+        let tokens: Vec<&str> = word
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let last = tokens.len().saturating_sub(1);
+        for (i, token) in tokens.iter().enumerate() {
+            let star = if prefix && i == last { "*" } else { "" };
+            terms.push(format!("\"{token}\"{star}"));
+        }
+    }
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
@@ -284,7 +292,11 @@ mod tests {
         assert_eq!(fts_query("timed out").as_deref(), Some("\"timed\" \"out\""));
         assert_eq!(
             fts_query("Err* a\"b OR").as_deref(),
-            Some("\"Err\"* \"ab\" \"OR\"")
+            Some("\"Err\"* \"a\" \"b\" \"OR\"")
+        );
+        assert_eq!(
+            fts_query("dd.trace_id=12*").as_deref(),
+            Some("\"dd\" \"trace\" \"id\" \"12\"*")
         );
     }
 }

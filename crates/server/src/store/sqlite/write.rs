@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use lambdascope_wire::sketch::AgentSketch;
 use prost::Message;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::cost;
 use crate::store::{InvocationFacts, WriteBatch};
@@ -33,20 +33,16 @@ pub fn tags_from_column(column: &str) -> Vec<String> {
 }
 
 /// Writes every row of the batch inside `tx` (the caller commits).
-pub fn apply(tx: &Transaction<'_>, batch: &WriteBatch) -> rusqlite::Result<()> {
-    if !batch.points.is_empty() {
+pub fn apply(tx: &Connection, batch: &WriteBatch) -> rusqlite::Result<()> {
+    if !batch.series.is_empty() {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO metric_points (name, type, ts_ms, value, tags, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for p in &batch.points {
-            stmt.execute(params![
-                p.name,
-                p.metric_type,
-                p.ts_ms,
-                p.value,
-                tags_column(&p.tags),
-                p.host
-            ])?;
+        for s in &batch.series {
+            let tags = tags_column(&s.tags);
+            for &(ts_ms, value) in &s.points {
+                stmt.execute(params![s.name, s.metric_type, ts_ms, value, tags, s.host])?;
+            }
         }
     }
     if !batch.sketches.is_empty() {
@@ -87,7 +83,7 @@ pub fn apply(tx: &Transaction<'_>, batch: &WriteBatch) -> rusqlite::Result<()> {
             "INSERT INTO logs (ts_ms, status, message, service, hostname, source, tags, function, request_id, trace_id) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        let mut fts = tx.prepare_cached("INSERT INTO logs_fts (rowid, message) VALUES (?1, ?2)")?;
+        let mut first_id = None;
         for l in &batch.logs {
             stmt.execute(params![
                 l.ts_ms,
@@ -101,8 +97,13 @@ pub fn apply(tx: &Transaction<'_>, batch: &WriteBatch) -> rusqlite::Result<()> {
                 l.request_id,
                 l.trace_id.map(|t| t as i64)
             ])?;
-            fts.execute(params![tx.last_insert_rowid(), l.message])?;
+            first_id.get_or_insert(tx.last_insert_rowid());
         }
+        // One statement indexes the whole payload's messages (rowids are consecutive).
+        tx.prepare_cached(
+            "INSERT INTO logs_fts (rowid, message) SELECT id, message FROM logs WHERE id BETWEEN ?1 AND ?2",
+        )?
+        .execute(params![first_id, tx.last_insert_rowid()])?;
     }
     if !batch.stats.is_empty() {
         let mut stmt = tx.prepare_cached(
@@ -168,7 +169,7 @@ ON CONFLICT (request_id) DO UPDATE SET
     architecture = COALESCE(excluded.architecture, architecture)
 RETURNING function, start_ms";
 
-fn upsert_invocations(tx: &Transaction<'_>, facts: &[InvocationFacts]) -> rusqlite::Result<()> {
+fn upsert_invocations(tx: &Connection, facts: &[InvocationFacts]) -> rusqlite::Result<()> {
     let mut touched: BTreeSet<(String, i64)> = BTreeSet::new();
     {
         let mut before =
@@ -218,7 +219,7 @@ fn upsert_invocations(tx: &Transaction<'_>, facts: &[InvocationFacts]) -> rusqli
 /// Rebuilds one rollup row from the invocation rows of that function and minute.
 /// Recomputing (rather than adding) keeps rollups right when a later source changes
 /// an invocation's duration, status or minute.
-fn recompute_minute(tx: &Transaction<'_>, function: &str, minute: i64) -> rusqlite::Result<()> {
+fn recompute_minute(tx: &Connection, function: &str, minute: i64) -> rusqlite::Result<()> {
     let mut select = tx.prepare_cached(
         "SELECT start_ms, cold_start, COALESCE(duration_ms, span_duration_ms), billed_ms, memory_mb, \
          max_memory_mb, error, timeout, oom, architecture \
@@ -269,15 +270,24 @@ fn recompute_minute(tx: &Transaction<'_>, function: &str, minute: i64) -> rusqli
 
 /// Deletes up to `max_rows` rows per table older than `cutoff_ms` inside `tx`.
 pub fn delete_older_than(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     cutoff_ms: i64,
     max_rows: usize,
 ) -> rusqlite::Result<u64> {
     let limit = max_rows as i64;
     let mut deleted = 0u64;
+    // Metric tables have no time-only index (it would slow every insert): they are
+    // swept from the oldest row ids, a window at a time, i.e. in arrival order.
+    for table in ["metric_points", "metric_sketches"] {
+        let sql = format!(
+            "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} \
+             WHERE id < (SELECT MIN(id) FROM {table}) + ?3 AND ts_ms < ?1 LIMIT ?2)"
+        );
+        deleted +=
+            tx.prepare_cached(&sql)?
+                .execute(params![cutoff_ms, limit, limit.saturating_mul(4)])? as u64;
+    }
     let simple = [
-        ("metric_points", "id", "ts_ms", cutoff_ms),
-        ("metric_sketches", "id", "ts_ms", cutoff_ms),
         (
             "spans",
             "id",
