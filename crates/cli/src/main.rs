@@ -2,9 +2,11 @@
 
 use clap::{Parser, Subcommand};
 
+mod instrument;
 mod invoke;
 mod lambda;
 mod layer;
+mod layers;
 mod local;
 mod server;
 
