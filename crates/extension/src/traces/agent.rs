@@ -269,7 +269,8 @@ impl TraceAgent {
         );
         let headers = invocation_span::start_invocation_headers(&ids);
         let inv = state.invocation(&request_id);
-        inv.event = event;
+        // The event is only needed again for payload capture; events can be megabytes.
+        inv.event = event.filter(|_| settings.capture_payload_depth.is_some());
         inv.trigger = trigger;
         inv.ids = Some(ids);
         headers
@@ -290,9 +291,12 @@ impl TraceAgent {
             return;
         };
         let inv = state.invocation(&request_id);
+        // The response matters for its status code and for payload capture only.
+        let capture = self.processor.settings().capture_payload_depth.is_some();
         inv.response = serde_json::from_slice(body)
             .ok()
-            .filter(|v: &Value| !v.is_null());
+            .filter(|v: &Value| !v.is_null())
+            .map(|v| if capture { v } else { status_only(v) });
         inv.end_ns = Some(ns(SystemTime::now()));
         inv.ended = true;
         if header("x-datadog-invocation-error").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
@@ -515,6 +519,14 @@ impl TraceAgent {
         }
         let payload = agent_payload(payloads, settings.env.as_deref());
         (!payload.tracer_payloads.is_empty()).then_some(payload)
+    }
+}
+
+/// A response reduced to what span building reads without payload capture: `statusCode`.
+fn status_only(response: Value) -> Value {
+    match response.get("statusCode") {
+        Some(code) => serde_json::json!({ "statusCode": code }),
+        None => Value::Object(Default::default()),
     }
 }
 

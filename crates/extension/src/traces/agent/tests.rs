@@ -216,3 +216,46 @@ fn oom_from_the_report_and_rejected_payloads_are_counted() {
     assert!(err.to_string().contains("truncated"), "{err}");
     assert_eq!(agent.counters().payloads_rejected, 1);
 }
+
+#[test]
+fn payload_capture_keeps_the_event_and_response_only_when_enabled() {
+    let settings = TraceSettings {
+        capture_payload_depth: Some(10),
+        ..Default::default()
+    };
+    let function = FunctionFacts {
+        name: "checkout".into(),
+        service: "checkout".into(),
+        ..Default::default()
+    };
+    for (agent, captured) in [
+        (
+            TraceAgent::new(TraceProcessor::new(settings, function)),
+            true,
+        ),
+        (agent(), false),
+    ] {
+        agent.on_invoke("r6", far_deadline(), ARN, None);
+        agent.start_invocation(Some("r6"), br#"{"order": {"id": 7}}"#);
+        agent.end_invocation(Some("r6"), br#"{"statusCode": 201, "secret": "s"}"#, |_| {
+            None
+        });
+        let payload = agent.take_payload(false).unwrap();
+        let lambda = spans(&payload)
+            .into_iter()
+            .find(|s| s.name == "aws.lambda")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            lambda.meta.contains_key("function.request.order.id"),
+            captured
+        );
+        assert_eq!(
+            lambda
+                .meta
+                .get("function.response.secret")
+                .map(String::as_str),
+            captured.then_some("redacted")
+        );
+    }
+}
