@@ -170,7 +170,10 @@ fn v04_json_odd_values() {
     assert_eq!((s.trace_id, s.span_id, s.start), (1, u64::MAX - 1, 0));
     assert_eq!(s.meta["obj"], r#"{"a":1}"#);
     assert_eq!(s.meta["list"], r#"[1,"b"]"#);
-    assert_eq!((s.meta["t"].as_str(), s.meta["f"].as_str()), ("true", "1.5"));
+    assert_eq!(
+        (s.meta["t"].as_str(), s.meta["f"].as_str()),
+        ("true", "1.5")
+    );
     assert_eq!(s.metrics.len(), 1);
     assert_eq!((s.span_links[0].span_id, s.span_links[0].flags), (4, 1));
     assert!(traces[1].is_empty());
