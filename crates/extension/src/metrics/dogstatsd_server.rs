@@ -40,7 +40,9 @@ pub async fn serve(socket: UdpSocket, aggregator: Arc<Mutex<Aggregator>>) {
             // Drain what is already queued under the same lock, but a bounded amount: on a
             // current-thread runtime a flood must not starve the lifecycle loop.
             for _ in 0..DRAIN_PER_WAKE {
-                let Ok(n) = socket.try_recv(&mut buffer) else { break };
+                let Ok(n) = socket.try_recv(&mut buffer) else {
+                    break;
+                };
                 agg.ingest_datagram(&buffer[..n], now);
             }
         }
