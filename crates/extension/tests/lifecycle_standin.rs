@@ -23,7 +23,7 @@ async fn without_the_telemetry_api_invocations_proceed_and_metrics_still_arrive(
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{}", intake.port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdascope-extension"))
+    let child = Command::new(env!("CARGO_BIN_EXE_lambdascope-extension"))
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", standin.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "no-telemetry")
