@@ -166,4 +166,29 @@ async fn logs_custom_metrics_and_enhanced_metrics_reach_the_intake() {
         .sketches("aws.lambda.enhanced.errors")
         .await
         .is_empty());
+
+    // The server derives one invocation row per request from the REPORT lines (the contract).
+    let rows = intake
+        .eventually("invocation rows", || async {
+            let page = intake
+                .get(&format!("/api/functions/{name}/invocations"))
+                .await;
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            (items.len() == 2, items)
+        })
+        .await;
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r["request_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(&first.request_id)["cold_start"], true, "{rows:?}");
+    assert_eq!(row(&second.request_id)["cold_start"], false);
+    let reported = row(&second.request_id)["duration_ms"].as_f64().unwrap();
+    assert!(
+        (reported - second.metrics.duration_ms).abs() < 0.01,
+        "{reported} vs {}",
+        second.metrics.duration_ms
+    );
 }
