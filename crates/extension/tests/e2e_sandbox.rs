@@ -192,3 +192,45 @@ async fn logs_custom_metrics_and_enhanced_metrics_reach_the_intake() {
         second.metrics.duration_ms
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_formatted_logs_keep_their_level_and_request_id() {
+    let intake = Intake::start().await;
+    let layer = extension_layer("lambdascope");
+    let mut config = function(
+        &unique("e2e-json"),
+        "app.handler",
+        intake.port(),
+        &[layer.path()],
+    );
+    config.timeout = std::time::Duration::from_secs(3);
+    config
+        .env
+        .insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+    let lines = Lines::default();
+    let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
+        .await
+        .unwrap();
+    let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+    assert_eq!(outcome.status, Status::Success, "{}", lines.text());
+    sandbox.shutdown().await;
+    let logs = intake
+        .eventually("the JSON error line", || async {
+            let logs = intake.logs(&outcome.request_id).await;
+            (
+                logs.iter().any(|l| message(l).contains("an error line")),
+                logs,
+            )
+        })
+        .await;
+    let error = logs
+        .iter()
+        .find(|l| message(l).contains("an error line"))
+        .unwrap();
+    assert_eq!(error["status"], "error", "{error}");
+    let printed = logs
+        .iter()
+        .find(|l| message(l) == "hello from the handler")
+        .expect("print line as text");
+    assert_eq!(printed["status"], "info");
+}
