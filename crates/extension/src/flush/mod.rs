@@ -126,9 +126,10 @@ impl Flusher {
             self.done();
             return;
         }
-        let key = match self.api_key.get().await {
-            Ok(key) => key,
-            Err(_) => {
+        // Resolving the key may call AWS: it must not outlive the flush deadline either.
+        let key = match tokio::time::timeout_at(deadline.into(), self.api_key.get()).await {
+            Ok(Ok(key)) => key,
+            Ok(Err(_)) | Err(_) => {
                 // Logged once by the resolver; keep everything for a later flush.
                 self.keep(payloads);
                 self.done();
