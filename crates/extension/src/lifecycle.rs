@@ -141,6 +141,8 @@ pub struct ActiveExtension {
     /// extension's `event/next` (some emulators do): waiting for it would hold every invocation
     /// until its deadline, so end flushes become background flushes.
     late_runtime_done: bool,
+    /// Fault injection for the fallback test (`LAMBDASCOPE_FAULT_INJECT=panic-on-invoke`).
+    panic_on_invoke: bool,
 }
 
 fn epoch_deadline(deadline_ms: u64) -> Instant {
@@ -205,6 +207,8 @@ impl ActiveExtension {
             last_request: None,
             waited_out: None,
             late_runtime_done: false,
+            panic_on_invoke: std::env::var("LAMBDASCOPE_FAULT_INJECT")
+                .is_ok_and(|v| v == "panic-on-invoke"),
         }
     }
 
@@ -276,6 +280,9 @@ impl ActiveExtension {
         let deadline = epoch_deadline(deadline_ms)
             .checked_sub(DEADLINE_MARGIN)
             .unwrap_or_else(Instant::now);
+        if self.panic_on_invoke {
+            panic!("fault injected by LAMBDASCOPE_FAULT_INJECT=panic-on-invoke");
+        }
         self.collectors
             .on_invoke(&request_id, deadline_ms, &arn, xray.as_deref());
         self.last_request = Some(request_id.clone());

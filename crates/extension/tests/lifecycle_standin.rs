@@ -71,3 +71,42 @@ async fn without_the_telemetry_api_invocations_proceed_and_metrics_still_arrive(
         3
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_in_the_extension_falls_back_to_only_calling_next() {
+    let standin = StandIn::start_with(false).await;
+    let statsd_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_lambdascope-extension"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", standin.addr.to_string())
+        .env("DD_API_KEY", API_KEY)
+        .env("DD_DD_URL", "http://127.0.0.1:9")
+        .env("DD_DOGSTATSD_PORT", statsd_port.to_string())
+        .env("LAMBDASCOPE_FAULT_INJECT", "panic-on-invoke")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    standin.wait_next(1).await;
+    for i in 0..3 {
+        standin.invoke(&format!("req-{i}"));
+        // Every invoke is answered with another event/next: the function is never held up.
+        standin.wait_next(i + 2).await;
+    }
+    standin.shutdown();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "exit {:?}: {text}", out.status);
+    assert!(text.contains("the extension loop panicked"), "{text}");
+    assert!(text.contains("only calling event/next"), "{text}");
+}
