@@ -29,6 +29,12 @@ pub struct StandIn {
 
 impl StandIn {
     pub async fn start() -> StandIn {
+        StandIn::start_with(false).await
+    }
+
+    /// `refuse_telemetry`: answer the subscription as the AWS RIE does (202
+    /// `Telemetry.NotSupported`) and never deliver anything.
+    pub async fn start_with(refuse_telemetry: bool) -> StandIn {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = mpsc::unbounded_channel::<Value>();
@@ -62,6 +68,11 @@ impl StandIn {
                                 );
                                 *response.body_mut() = Full::new(Bytes::from(
                                     json!({"functionName":"bench","functionVersion":"$LATEST","handler":"app.handler","accountId":"123456789012"}).to_string(),
+                                ));
+                            } else if path.ends_with("/telemetry") && refuse_telemetry {
+                                *response.status_mut() = hyper::StatusCode::ACCEPTED;
+                                *response.body_mut() = Full::new(Bytes::from_static(
+                                    br#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#,
                                 ));
                             } else if path.ends_with("/telemetry") {
                                 let sub: Value =
@@ -97,11 +108,16 @@ impl StandIn {
     }
 
     pub fn invoke(&self, request_id: &str) {
+        self.invoke_within(request_id, 10_000);
+    }
+
+    /// An INVOKE whose deadline is `deadline_in_ms` from now.
+    pub fn invoke_within(&self, request_id: &str, deadline_in_ms: u64) {
         let deadline = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64
-            + 10_000;
+            + deadline_in_ms;
         let _ = self.events.send(json!({
             "eventType": "INVOKE", "deadlineMs": deadline, "requestId": request_id,
             "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:bench",

@@ -330,6 +330,66 @@ mod tests {
         assert!(Url::parse("http://h:notaport/").is_err());
     }
 
+    /// A fake proxy (test only) that reads the CONNECT request and answers `status_line`.
+    async fn fake_proxy(status_line: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            stream.write_all(status_line.as_bytes()).await.unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn https_goes_through_a_connect_tunnel() {
+        let (proxy, seen) = fake_proxy("HTTP/1.1 200 Connection established\r\n\r\n").await;
+        let client = HttpClient::new(Some(ProxyConfig {
+            url: proxy,
+            no_proxy: vec![],
+        }));
+        let err = client
+            .send(
+                http::Method::POST,
+                "https://intake.example.com/api/v2/logs",
+                &[],
+                Bytes::new(),
+                Some(Duration::from_secs(5)),
+            )
+            .await
+            .unwrap_err();
+        // The tunnel opened; the TLS handshake then failed because the fake closed it.
+        assert!(matches!(err, HttpError::Tls { .. }), "{err}");
+        let request = seen.await.unwrap();
+        assert!(
+            request.starts_with("CONNECT intake.example.com:443 HTTP/1.1\r\n"),
+            "{request}"
+        );
+
+        let (proxy, _) = fake_proxy("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").await;
+        let client = HttpClient::new(Some(ProxyConfig {
+            url: proxy,
+            no_proxy: vec![],
+        }));
+        let err = client
+            .send(
+                http::Method::POST,
+                "https://intake.example.com/",
+                &[],
+                Bytes::new(),
+                Some(Duration::from_secs(5)),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("407"), "{err}");
+    }
+
     #[test]
     fn no_proxy_bypasses_by_host_or_suffix() {
         let client = HttpClient::new(Some(ProxyConfig {

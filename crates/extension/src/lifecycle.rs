@@ -146,6 +146,14 @@ pub struct ActiveExtension {
     pub flusher: Arc<Flusher>,
     scheduler: FlushScheduler,
     last_request: Option<String>,
+    /// A request whose end wait ran out, and how long it waited (ms).
+    waited_out: Option<(String, f64)>,
+    /// Set once the platform proved to deliver `platform.runtimeDone` only after the
+    /// extension's `event/next` (some emulators do): waiting for it would hold every invocation
+    /// until its deadline, so end flushes become background flushes.
+    late_runtime_done: bool,
+    /// Fault injection for the fallback test (`LAMBDASCOPE_FAULT_INJECT=panic-on-invoke`).
+    panic_on_invoke: bool,
 }
 
 fn epoch_deadline(deadline_ms: u64) -> Instant {
@@ -222,6 +230,10 @@ impl ActiveExtension {
             flusher,
             scheduler,
             last_request: None,
+            waited_out: None,
+            late_runtime_done: false,
+            panic_on_invoke: std::env::var("LAMBDASCOPE_FAULT_INJECT")
+                .is_ok_and(|v| v == "panic-on-invoke"),
         }
     }
 
@@ -248,7 +260,8 @@ impl ActiveExtension {
 
     /// Waits until the runtime finished `request_id` (or the deadline is near), flushing
     /// periodically meanwhile if the strategy says so.
-    async fn wait_for_runtime_done(&mut self, request_id: &str, deadline: Instant) {
+    /// True when runtimeDone arrived, false when `deadline` came first.
+    async fn wait_for_runtime_done(&mut self, request_id: &str, deadline: Instant) -> bool {
         let periodic = self.scheduler.during_invocation();
         let mut next_periodic = periodic.map(|p| Instant::now() + p);
         let collectors = self.collectors.clone();
@@ -256,12 +269,20 @@ impl ActiveExtension {
             let notified = collectors.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.collectors.runtime_done(request_id) || Instant::now() >= deadline {
-                return;
+            if self.collectors.runtime_done(request_id) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
             }
             let wake = next_periodic.map_or(deadline, |p| p.min(deadline));
             tokio::select! {
-                _ = &mut notified => {}
+                _ = &mut notified => {
+                    self.detect_late_runtime_done();
+                    if self.late_runtime_done {
+                        return false;
+                    }
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {
                     if let (Some(at), Some(every)) = (next_periodic, periodic) {
                         if Instant::now() >= at {
@@ -284,9 +305,13 @@ impl ActiveExtension {
         let deadline = epoch_deadline(deadline_ms)
             .checked_sub(DEADLINE_MARGIN)
             .unwrap_or_else(Instant::now);
+        if self.panic_on_invoke {
+            panic!("fault injected by LAMBDASCOPE_FAULT_INJECT=panic-on-invoke");
+        }
         self.collectors
             .on_invoke(&request_id, deadline_ms, &arn, xray.as_deref());
         self.last_request = Some(request_id.clone());
+        self.detect_late_runtime_done();
         let now = Instant::now();
         match self.scheduler.on_invoke(now) {
             FlushAction::Blocking => self.flush_blocking(deadline, false).await,
@@ -294,12 +319,45 @@ impl ActiveExtension {
             FlushAction::Skip => {}
         }
         if self.scheduler.at_end(now) == FlushAction::Blocking {
+            if self.late_runtime_done {
+                self.flush_background();
+                return;
+            }
             // Stop waiting early enough to flush before the deadline: a function that times
             // out must still get its data out (the environment may be reset right after).
-            let left = deadline.saturating_duration_since(Instant::now());
+            let started = Instant::now();
+            let left = deadline.saturating_duration_since(started);
             let wait_until = deadline - FLUSH_RESERVE.min(left / 2);
-            self.wait_for_runtime_done(&request_id, wait_until).await;
+            if !self.wait_for_runtime_done(&request_id, wait_until).await && !self.late_runtime_done
+            {
+                let waited_ms = started.elapsed().as_secs_f64() * 1000.0;
+                self.waited_out = Some((request_id.clone(), waited_ms));
+            }
             self.flush_blocking(deadline, false).await;
+        }
+    }
+
+    /// After an end wait ran out: if the runtime had in fact finished long before (its
+    /// runtimeDone, now arrived, reports a much shorter duration), the platform delivers
+    /// runtimeDone late, and the extension stops waiting for it.
+    fn detect_late_runtime_done(&mut self) {
+        let Some((id, waited_ms)) = self.waited_out.clone() else {
+            return;
+        };
+        // Until that runtimeDone arrives there is no evidence either way: keep watching.
+        let runtime_ms = lock(&self.collectors.telemetry)
+            .tracker
+            .runtime_duration_ms(&id);
+        if let Some(runtime_ms) = runtime_ms {
+            self.waited_out = None;
+            if runtime_ms < waited_ms / 2.0 && !self.late_runtime_done {
+                self.late_runtime_done = true;
+                tracing::warn!(
+                    runtime_ms,
+                    waited_ms,
+                    "the platform delivers platform.runtimeDone only after the extension's event/next; flushing in the background from now on so invocations are not held to their deadline"
+                );
+            }
         }
     }
 

@@ -166,4 +166,71 @@ async fn logs_custom_metrics_and_enhanced_metrics_reach_the_intake() {
         .sketches("aws.lambda.enhanced.errors")
         .await
         .is_empty());
+
+    // The server derives one invocation row per request from the REPORT lines (the contract).
+    let rows = intake
+        .eventually("invocation rows", || async {
+            let page = intake
+                .get(&format!("/api/functions/{name}/invocations"))
+                .await;
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            (items.len() == 2, items)
+        })
+        .await;
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r["request_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(&first.request_id)["cold_start"], true, "{rows:?}");
+    assert_eq!(row(&second.request_id)["cold_start"], false);
+    let reported = row(&second.request_id)["duration_ms"].as_f64().unwrap();
+    assert!(
+        (reported - second.metrics.duration_ms).abs() < 0.01,
+        "{reported} vs {}",
+        second.metrics.duration_ms
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_formatted_logs_keep_their_level_and_request_id() {
+    let intake = Intake::start().await;
+    let layer = extension_layer("lambdascope");
+    let mut config = function(
+        &unique("e2e-json"),
+        "app.handler",
+        intake.port(),
+        &[layer.path()],
+    );
+    config.timeout = std::time::Duration::from_secs(3);
+    config
+        .env
+        .insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+    let lines = Lines::default();
+    let mut sandbox = Sandbox::start_with_log_sink(config, Some(lines.sink()))
+        .await
+        .unwrap();
+    let outcome = sandbox.invoke(InvokeRequest::new("{}")).await.unwrap();
+    assert_eq!(outcome.status, Status::Success, "{}", lines.text());
+    sandbox.shutdown().await;
+    let logs = intake
+        .eventually("the JSON error line", || async {
+            let logs = intake.logs(&outcome.request_id).await;
+            (
+                logs.iter().any(|l| message(l).contains("an error line")),
+                logs,
+            )
+        })
+        .await;
+    let error = logs
+        .iter()
+        .find(|l| message(l).contains("an error line"))
+        .unwrap();
+    assert_eq!(error["status"], "error", "{error}");
+    let printed = logs
+        .iter()
+        .find(|l| message(l) == "hello from the handler")
+        .expect("print line as text");
+    assert_eq!(printed["status"], "info");
 }

@@ -126,9 +126,10 @@ impl Flusher {
             self.done();
             return;
         }
-        let key = match self.api_key.get().await {
-            Ok(key) => key,
-            Err(_) => {
+        // Resolving the key may call AWS: it must not outlive the flush deadline either.
+        let key = match tokio::time::timeout_at(deadline.into(), self.api_key.get()).await {
+            Ok(Ok(key)) => key,
+            Ok(Err(_)) | Err(_) => {
                 // Logged once by the resolver; keep everything for a later flush.
                 self.keep(payloads);
                 self.done();
@@ -189,4 +190,89 @@ pub fn flusher_from_config(config: &Config, http: crate::http_client::HttpClient
         |k| std::env::var(k).ok(),
     );
     Flusher::new(intake, api_key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ApiKeySource;
+    use crate::http_client::HttpClient;
+    use crate::intake::Signal;
+    use bytes::Bytes;
+    use std::time::Duration;
+
+    fn payload(bytes: usize) -> Payload {
+        Payload {
+            signal: Signal::Logs,
+            url: "http://127.0.0.1:9/api/v2/logs".into(),
+            api_key: None,
+            body: Bytes::from(vec![0u8; bytes]),
+            failed_flushes: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_key_payloads_are_kept_within_the_bound() {
+        let http = HttpClient::default();
+        let resolver = ApiKeyResolver::new(
+            ApiKeySource::Missing,
+            http.clone(),
+            "us-east-1".into(),
+            "f".into(),
+            |_| None,
+        );
+        let flusher = Arc::new(Flusher::new(
+            IntakeClient {
+                http,
+                request_timeout: Duration::from_secs(1),
+            },
+            resolver,
+        ));
+        let deadline = Instant::now() + Duration::from_secs(1);
+        flusher
+            .flush(vec![payload(1024), payload(1024)], deadline)
+            .await;
+        assert_eq!(
+            flusher.redrive_len(),
+            2,
+            "kept for a flush where the key resolves"
+        );
+        let big: Vec<Payload> = (0..20).map(|_| payload(1024 * 1024)).collect();
+        flusher.flush(big, deadline).await;
+        let kept_bytes: usize = flusher
+            .redrive
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| p.body.len())
+            .sum();
+        assert!(kept_bytes <= MAX_REDRIVE_BYTES);
+        assert!(flusher.counters.payloads_dropped.load(Ordering::Relaxed) >= 6);
+        assert!(!flusher.busy());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_intake_keeps_payloads_for_redrive() {
+        let http = HttpClient::default();
+        let resolver = ApiKeyResolver::new(
+            ApiKeySource::Plain("k".into()),
+            http.clone(),
+            "us-east-1".into(),
+            "f".into(),
+            |_| None,
+        );
+        let flusher = Arc::new(Flusher::new(
+            IntakeClient {
+                http,
+                request_timeout: Duration::from_millis(200),
+            },
+            resolver,
+        ));
+        flusher
+            .flush(vec![payload(10)], Instant::now() + Duration::from_secs(2))
+            .await;
+        assert_eq!(flusher.redrive_len(), 1);
+        assert_eq!(flusher.redrive.lock().unwrap()[0].failed_flushes, 1);
+        assert!(flusher.wait_idle(Instant::now()).await);
+    }
 }

@@ -92,6 +92,9 @@ pub const SSM: Service = Service {
     target_prefix: "AmazonSSM",
 };
 
+/// Upper bound of one AWS call (the flush deadline bounds the whole resolution too).
+pub const AWS_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Reads a variable (the process environment, or a map in tests).
 pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -213,7 +216,7 @@ impl AwsClient {
                 &url,
                 &header_refs,
                 Bytes::from(body),
-                Some(Duration::from_secs(5)),
+                Some(AWS_CALL_TIMEOUT),
             )
             .await
             .map_err(|e| AwsError::Transport {

@@ -419,6 +419,11 @@ impl InvocationTracker {
         self.request(request_id)?.trace_id.as_deref()
     }
 
+    /// The runtime's own duration of `request_id`, from its runtimeDone.
+    pub fn runtime_duration_ms(&self, request_id: &str) -> Option<f64> {
+        self.request(request_id)?.runtime_duration_ms
+    }
+
     /// True once the platform report of `request_id` was seen.
     pub fn reported(&self, request_id: &str) -> bool {
         self.request(request_id).is_some_and(|r| r.reported)

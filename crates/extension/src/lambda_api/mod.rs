@@ -147,6 +147,14 @@ impl ExtensionsClient {
             )
             .await
             .map_err(|source| LambdaApiError::Transport { call, source })?;
+        // The AWS RIE answers 202 {"errorType":"Telemetry.NotSupported"} and never delivers.
+        if response.status == 202 && response.body.windows(11).any(|w| w == b"\"errorType\"") {
+            return Err(LambdaApiError::Status {
+                call,
+                status: response.status,
+                body: String::from_utf8_lossy(&response.body).into_owned(),
+            });
+        }
         check(call, response.status, &response.body)
     }
 }

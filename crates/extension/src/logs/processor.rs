@@ -275,6 +275,20 @@ impl LogsProcessor {
                     .flatten();
                 (s.to_string(), parsed)
             }
+            // The platform wraps a non-JSON line as {"timestamp","level","message"}: show the
+            // line itself. A real JSON log keeps all its fields.
+            Value::Object(map)
+                if map.get("message").is_some_and(Value::is_string)
+                    && map.keys().all(|k| {
+                        matches!(k.as_str(), "timestamp" | "level" | "message" | "requestId")
+                    }) =>
+            {
+                let text = map["message"].as_str().unwrap_or_default();
+                (
+                    text.trim_end_matches(['\n', '\r']).to_string(),
+                    Some(value.clone()),
+                )
+            }
             Value::Object(_) => (value.to_string(), Some(value.clone())),
             other => (other.to_string(), None),
         };

@@ -58,6 +58,11 @@ fn platform_lines_and_function_lines() {
     assert_eq!(logs[2].trace_id.as_deref(), Some("777"));
     assert_eq!(logs[2].span_id.as_deref(), Some("9"));
     assert_eq!(logs[3].status, "warn");
+    assert!(
+        logs[3].message.starts_with('{'),
+        "a JSON log keeps its fields: {}",
+        logs[3].message
+    );
     assert_eq!(logs[3].tags.as_deref(), Some("team:x"));
     assert_eq!(
         logs[3].trace_id.as_deref(),
@@ -99,6 +104,19 @@ fn timeouts_and_oom_render_status_and_count() {
     let count = |n: &str| points.iter().filter(|p| p.name.ends_with(n)).count();
     assert_eq!(count(".out_of_memory"), 1);
     assert_eq!(count(".timeouts"), 1);
+}
+
+#[test]
+fn platform_wrapped_text_lines_show_the_text() {
+    let json = format!(
+        r#"[
+      {{"time":"2026-11-24T08:00:00.010Z","type":"platform.start","record":{{"requestId":"{ID}"}}}},
+      {{"time":"2026-11-24T08:00:00.011Z","type":"function","record":{{"timestamp":"2026-11-24T08:00:00.011Z","level":"ERROR","message":"printed line\n"}}}}
+    ]"#
+    );
+    let (logs, _) = run(&json, ProcessingRules::default());
+    assert_eq!(logs[1].message, "printed line");
+    assert_eq!(logs[1].status, "error");
 }
 
 #[test]
