@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod cfn;
 mod instrument;
 mod invoke;
 mod lambda;
@@ -33,6 +34,8 @@ enum Command {
     Lambda(lambda::Args),
     /// Build or publish the lambdascope layers.
     Layer(layer::Args),
+    /// Instrument CloudFormation / SAM templates.
+    Cfn(cfn::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,6 +46,7 @@ fn main() -> std::process::ExitCode {
         Command::Server(args) => server::run(args),
         Command::Lambda(args) => lambda::run(args),
         Command::Layer(args) => layer::run(args),
+        Command::Cfn(args) => cfn::run(args),
     };
     match result {
         Ok(code) => code,
