@@ -7,3 +7,16 @@
 
 pub mod extensions_api;
 pub mod telemetry;
+
+// Datadog intake formats (extension → intake, `lambdascope server`). Each module
+// documents its wire shape and has `encode` + `decode`; decoders return
+// `IntakeDecodeError` with a message fit for a 400 response.
+pub mod agent_payload;
+pub mod intake_error;
+pub mod intake_logs;
+pub mod series;
+pub mod sketch;
+pub mod sketch_payload;
+pub mod stats;
+
+pub use intake_error::IntakeDecodeError;
