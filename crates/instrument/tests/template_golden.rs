@@ -67,6 +67,8 @@ fn sam_template_with_globals_intrinsics_opt_out_and_other_runtimes() {
     // Short-form tags survive as tags.
     assert!(out.contains("TABLE: !Ref OrdersTable") || out.contains("!Ref OrdersTable"));
     assert!(out.contains("Layers: !If"));
+    // Date-like strings stay strings for YAML 1.1 loaders (PyYAML in the AWS and SAM CLIs).
+    assert!(out.starts_with("AWSTemplateFormatVersion: '2010-09-09'\n"));
     assert!(out.contains("Value: !GetAtt Orders.Arn"));
     let (t, _) = parse_template(&out).unwrap();
     let orders = resource(&t, "Orders");

@@ -95,9 +95,22 @@ pub fn write_template(template: &Value, format: TemplateFormat) -> String {
             out.push('\n');
             out
         }
-        TemplateFormat::Yaml => serde_yaml_ng::to_string(template)
-            .unwrap_or_else(|e| format!("# could not write the template: {e}\n")),
+        TemplateFormat::Yaml => match serde_yaml_ng::to_string(template) {
+            Ok(text) => quote_dates(&text),
+            Err(e) => format!("# could not write the template: {e}\n"),
+        },
     }
+}
+
+/// Quotes plain scalars that look like dates (`2010-09-09`): the YAML writer leaves them bare,
+/// and YAML 1.1 loaders (PyYAML in the AWS and SAM CLIs) would read them as timestamps.
+fn quote_dates(text: &str) -> String {
+    static DATE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let date = DATE.get_or_init(|| {
+        regex::Regex::new(r"(?m)^(\s*(?:- )*(?:[^\s:'\x22][^:'\x22]*: )?)(\d{4}-\d{2}-\d{2})$")
+            .unwrap_or_else(|e| panic!("date pattern: {e}"))
+    });
+    date.replace_all(text, "$1'$2'").into_owned()
 }
 
 /// Transforms template text and writes it back in the same format.
