@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod cfn;
+mod demo;
 mod instrument;
 mod invoke;
 mod lambda;
@@ -30,6 +31,8 @@ enum Command {
     Local(local::Args),
     /// Run the self-hosted intake, store and query API.
     Server(server::Args),
+    /// Run the example functions against a local server and show the homepage.
+    Demo(demo::Args),
     /// Instrument or uninstrument deployed Lambda functions.
     Lambda(lambda::Args),
     /// Build or publish the lambdascope layers.
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Invoke(args) => invoke::run(args),
         Command::Local(args) => local::run(args),
         Command::Server(args) => server::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Lambda(args) => lambda::run(args),
         Command::Layer(args) => layer::run(args),
         Command::Cfn(args) => cfn::run(args),

@@ -26,6 +26,13 @@ pub struct Args {
     /// Serve the /api/... query endpoints without an API key (the intake always needs one).
     #[arg(long)]
     open_query_api: bool,
+    /// Access token for the web UI and the query API. Without one, a loopback listener is
+    /// open and any other address gets a generated token, printed once (see docs/ui.md).
+    #[arg(long, env = "LAMBDASCOPE_UI_TOKEN", hide_env_values = true)]
+    ui_token: Option<String>,
+    /// Serve no web UI.
+    #[arg(long)]
+    no_ui: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
@@ -50,6 +57,14 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
                 .filter(|k| !k.is_empty())
                 .map(str::to_owned),
         );
+    }
+    if !args.no_ui {
+        let (access, generated) =
+            lambdascope_server::ui::UiAccess::for_listen(args.listen, args.ui_token);
+        if let Some(token) = generated {
+            eprintln!("lambdascope server: UI access token {token} (listening beyond loopback; set --ui-token to choose one)");
+        }
+        config.ui = Some(access);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -294,6 +294,7 @@ impl Sandbox {
             (None, None),
             None,
             0,
+            false,
         );
         InvokeOutcome {
             log_tail: self.ctx.end_request(),
@@ -370,7 +371,8 @@ impl Sandbox {
                 payload: req.payload,
             });
         }
-        let end = self
+        // Phase 1: until the runtime is back on `next` (or fails, or the deadline passes).
+        let first = self
             .ctx
             .shared
             .wait_until(deadline, |inner| {
@@ -382,16 +384,53 @@ impl Sandbox {
                         "extension (pid {pid}) exited: {desc}"
                     )));
                 }
-                let runtime_done = inner.runtime.next_calls > base_runtime;
-                let extensions_done = inner
-                    .extensions
-                    .iter()
-                    .filter(|e| e.wants(EventType::Invoke))
-                    .all(|e| e.next_calls > bases.get(&e.id).copied().unwrap_or(0));
-                (runtime_done && extensions_done).then_some(End::Done)
+                (inner.runtime.next_calls > base_runtime).then_some(End::Done)
             })
             .await
             .unwrap_or(End::Timeout);
+        // As on Lambda, `platform.runtimeDone` goes out as soon as the runtime is done, before the
+        // extensions' tail: an extension that flushes at the end of an invoke waits for it.
+        let runtime_done_sent = matches!(first, End::Done);
+        if runtime_done_sent {
+            let inner = self.ctx.shared.lock();
+            let rt = &inner.runtime;
+            let (status, error_type, _) = answer_outcome(rt.answer.as_ref());
+            let runtime_ms = rt.last_next.map_or(0.0, |r| ms_between(t0, r));
+            let spans = response_spans(started_at, t0, rt.answer_started, rt.answer_done);
+            let produced = produced_bytes(rt.answer.as_ref());
+            drop(inner);
+            self.emit_runtime_done(
+                &request_id,
+                status,
+                error_type,
+                runtime_ms,
+                spans,
+                tracing.clone(),
+                produced,
+            );
+        }
+        // Phase 2: until every INVOKE subscriber is back on `next` too.
+        let end = match first {
+            End::Done => self
+                .ctx
+                .shared
+                .wait_until(deadline, |inner| {
+                    if let Some((pid, desc)) = inner.exited_pids.first() {
+                        return Some(End::ExtensionCrash(format!(
+                            "extension (pid {pid}) exited: {desc}"
+                        )));
+                    }
+                    inner
+                        .extensions
+                        .iter()
+                        .filter(|e| e.wants(EventType::Invoke))
+                        .all(|e| e.next_calls > bases.get(&e.id).copied().unwrap_or(0))
+                        .then_some(End::Done)
+                })
+                .await
+                .unwrap_or(End::Timeout),
+            other => other,
+        };
         let now = Instant::now();
         let (answer, answer_started, answer_done, runtime_end, extensions_end) = {
             let mut inner = self.ctx.shared.lock();
@@ -419,35 +458,15 @@ impl Sandbox {
         let oom = procs.cgroup.as_ref().is_some_and(|c| c.oom_killed());
         let timeout_s = self.config.timeout.as_secs_f64();
         let (status, error_type, payload, reset) = match end {
-            End::Done => match &answer {
-                Some(RuntimeAnswer::Response(body)) => (Status::Success, None, body.clone(), None),
-                Some(RuntimeAnswer::Error(err)) => {
-                    let body: Value = serde_json::from_slice(&err.body).unwrap_or(Value::Null);
-                    let kind = err
-                        .error_type
-                        .clone()
-                        .or_else(|| body["errorType"].as_str().map(str::to_string))
-                        .unwrap_or_else(|| "Runtime.Unknown".into());
-                    (Status::Error, Some(kind), err.body.clone(), None)
-                }
-                Some(RuntimeAnswer::TooLarge) => (
-                    Status::Error,
-                    Some("Function.ResponseSizeTooLarge".to_string()),
-                    error_payload(
-                        "Function.ResponseSizeTooLarge",
-                        &format!("Response payload size exceeded maximum allowed payload size ({} bytes).", crate::runtime_api::MAX_RESPONSE_BYTES),
-                    ),
-                    None,
-                ),
-                None => (
-                    Status::Error,
-                    Some("Runtime.NoResponse".to_string()),
-                    error_payload("Runtime.NoResponse", "the runtime asked for the next event without answering this one"),
-                    None,
-                ),
-            },
+            End::Done => {
+                let (status, error_type, payload) = answer_outcome(answer.as_ref());
+                (status, error_type, payload, None)
+            }
             End::Timeout => {
-                let message = format!("{} {request_id} Task timed out after {timeout_s:.2} seconds", span_start(SystemTime::now()));
+                let message = format!(
+                    "{} {request_id} Task timed out after {timeout_s:.2} seconds",
+                    span_start(SystemTime::now())
+                );
                 self.ctx.platform_line(message, None);
                 (
                     Status::Timeout,
@@ -462,20 +481,39 @@ impl Sandbox {
                 Some("Function.ResponseSizeTooLarge".to_string()),
                 error_payload(
                     "Function.ResponseSizeTooLarge",
-                    &format!("Response payload size exceeded maximum allowed payload size ({} bytes).", crate::runtime_api::MAX_RESPONSE_BYTES),
+                    &format!(
+                        "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                        crate::runtime_api::MAX_RESPONSE_BYTES
+                    ),
                 ),
                 Some(ShutdownReason::Failure),
             ),
             End::RuntimeExit(desc) => {
-                let kind = if oom { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
-                let message = format!("RequestId: {request_id} Error: Runtime exited with error: {desc}");
+                let kind = if oom {
+                    "Runtime.OutOfMemory"
+                } else {
+                    "Runtime.ExitError"
+                };
+                let message =
+                    format!("RequestId: {request_id} Error: Runtime exited with error: {desc}");
                 self.ctx.platform_line(format!("{message}\n{kind}"), None);
-                (Status::Failure, Some(kind.to_string()), error_payload(kind, &message), Some(ShutdownReason::Failure))
+                (
+                    Status::Failure,
+                    Some(kind.to_string()),
+                    error_payload(kind, &message),
+                    Some(ShutdownReason::Failure),
+                )
             }
             End::ExtensionCrash(detail) => {
                 let message = format!("RequestId: {request_id} Error: {detail}");
-                self.ctx.platform_line(format!("{message}\nExtension.Crash"), None);
-                (Status::Failure, Some("Extension.Crash".to_string()), error_payload("Extension.Crash", &message), Some(ShutdownReason::Failure))
+                self.ctx
+                    .platform_line(format!("{message}\nExtension.Crash"), None);
+                (
+                    Status::Failure,
+                    Some("Extension.Crash".to_string()),
+                    error_payload("Extension.Crash", &message),
+                    Some(ShutdownReason::Failure),
+                )
             }
         };
         let end_at = match (&status, runtime_end, extensions_end) {
@@ -496,20 +534,7 @@ impl Sandbox {
             init_duration_ms: init_ms,
             restore_duration_ms: None,
         };
-        let spans = answer_started.zip(answer_done).map(|(s, d)| {
-            vec![
-                Span {
-                    name: "responseLatency".into(),
-                    start: span_start(started_at),
-                    duration_ms: ms_between(t0, s),
-                },
-                Span {
-                    name: "responseDuration".into(),
-                    start: span_start(started_at + s.saturating_duration_since(t0)),
-                    duration_ms: ms_between(s, d),
-                },
-            ]
-        });
+        let spans = response_spans(started_at, t0, answer_started, answer_done);
         // The extensions' tail after the runtime is back on `next` (`PostRuntimeExtensionsDuration`).
         let extension_overhead = match (runtime_end, extensions_end) {
             (Some(r), Some(e)) if reset.is_none() => Some(vec![Span {
@@ -519,11 +544,7 @@ impl Sandbox {
             }]),
             _ => None,
         };
-        let produced = match &answer {
-            Some(RuntimeAnswer::Response(b)) => b.len() as u64,
-            Some(RuntimeAnswer::Error(e)) => e.body.len() as u64,
-            _ => 0,
-        };
+        let produced = produced_bytes(answer.as_ref());
         let runtime_status_error = if status == Status::Timeout {
             None
         } else {
@@ -537,6 +558,7 @@ impl Sandbox {
             (spans, extension_overhead),
             tracing,
             produced,
+            runtime_done_sent,
         );
         let log_tail = self.ctx.end_request();
         if let Some(reason) = reset {
@@ -557,6 +579,34 @@ impl Sandbox {
     }
 
     #[allow(clippy::too_many_arguments)]
+    fn emit_runtime_done(
+        &self,
+        request_id: &str,
+        status: Status,
+        error_type: Option<String>,
+        runtime_ms: f64,
+        spans: Option<Vec<Span>>,
+        tracing: Option<Tracing>,
+        produced_bytes: u64,
+    ) {
+        self.ctx
+            .telemetry
+            .emit(TelemetryRecord::RuntimeDone(RuntimeDone {
+                request_id: request_id.to_string(),
+                status,
+                error_type,
+                metrics: Some(RuntimeDoneMetrics {
+                    duration_ms: runtime_ms,
+                    produced_bytes: Some(produced_bytes),
+                }),
+                spans,
+                tracing,
+            }));
+    }
+
+    /// Emits what ends an invoke: `platform.runtimeDone` (unless it already went out when the
+    /// runtime finished), then `END` and `REPORT`.
+    #[allow(clippy::too_many_arguments)]
     fn finish_records(
         &self,
         request_id: &str,
@@ -566,20 +616,19 @@ impl Sandbox {
         (spans, report_spans): (Option<Vec<Span>>, Option<Vec<Span>>),
         tracing: Option<Tracing>,
         produced_bytes: u64,
+        runtime_done_sent: bool,
     ) {
-        self.ctx
-            .telemetry
-            .emit(TelemetryRecord::RuntimeDone(RuntimeDone {
-                request_id: request_id.to_string(),
+        if !runtime_done_sent {
+            self.emit_runtime_done(
+                request_id,
                 status,
-                error_type: error_type.clone(),
-                metrics: Some(RuntimeDoneMetrics {
-                    duration_ms: runtime_ms,
-                    produced_bytes: Some(produced_bytes),
-                }),
+                error_type.clone(),
+                runtime_ms,
                 spans,
-                tracing: tracing.clone(),
-            }));
+                tracing.clone(),
+                produced_bytes,
+            );
+        }
         let report = TelemetryRecord::Report(Report {
             request_id: request_id.to_string(),
             status,
@@ -647,4 +696,70 @@ fn new_trace_id() -> String {
         &a[..24],
         &b[..16]
     )
+}
+
+/// Status, error type and caller payload from what the runtime answered.
+fn answer_outcome(answer: Option<&RuntimeAnswer>) -> (Status, Option<String>, Bytes) {
+    match answer {
+        Some(RuntimeAnswer::Response(body)) => (Status::Success, None, body.clone()),
+        Some(RuntimeAnswer::Error(err)) => {
+            let body: Value = serde_json::from_slice(&err.body).unwrap_or(Value::Null);
+            let kind = err
+                .error_type
+                .clone()
+                .or_else(|| body["errorType"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "Runtime.Unknown".into());
+            (Status::Error, Some(kind), err.body.clone())
+        }
+        Some(RuntimeAnswer::TooLarge) => (
+            Status::Error,
+            Some("Function.ResponseSizeTooLarge".to_string()),
+            error_payload(
+                "Function.ResponseSizeTooLarge",
+                &format!(
+                    "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                    crate::runtime_api::MAX_RESPONSE_BYTES
+                ),
+            ),
+        ),
+        None => (
+            Status::Error,
+            Some("Runtime.NoResponse".to_string()),
+            error_payload(
+                "Runtime.NoResponse",
+                "the runtime asked for the next event without answering this one",
+            ),
+        ),
+    }
+}
+
+/// `responseLatency` and `responseDuration`, once the runtime has answered.
+fn response_spans(
+    started_at: SystemTime,
+    t0: Instant,
+    answer_started: Option<Instant>,
+    answer_done: Option<Instant>,
+) -> Option<Vec<Span>> {
+    answer_started.zip(answer_done).map(|(s, d)| {
+        vec![
+            Span {
+                name: "responseLatency".into(),
+                start: span_start(started_at),
+                duration_ms: ms_between(t0, s),
+            },
+            Span {
+                name: "responseDuration".into(),
+                start: span_start(started_at + s.saturating_duration_since(t0)),
+                duration_ms: ms_between(s, d),
+            },
+        ]
+    })
+}
+
+fn produced_bytes(answer: Option<&RuntimeAnswer>) -> u64 {
+    match answer {
+        Some(RuntimeAnswer::Response(b)) => b.len() as u64,
+        Some(RuntimeAnswer::Error(e)) => e.body.len() as u64,
+        _ => 0,
+    }
 }

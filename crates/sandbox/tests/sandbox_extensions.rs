@@ -161,6 +161,20 @@ fn check_all_events(lines: &Lines, outcomes: &[lambdascope_sandbox::InvokeOutcom
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn runtime_done_reaches_an_extension_before_it_returns_to_next() {
+    // An extension that flushes at the end of an invoke waits for platform.runtimeDone; Lambda
+    // sends it when the runtime is done, not after the extensions' tail.
+    let (lines, outcomes) =
+        run_checker_with(Isolation::Auto, &[("CHECKER_AWAIT_RUNTIME_DONE", "1")]).await;
+    let result = checker_result(&lines);
+    assert_eq!(result["ok"], true, "{result}");
+    for outcome in &outcomes {
+        let wanted = format!("checker saw runtimeDone before next {}", outcome.request_id);
+        assert!(lines.text().contains(&wanted), "{wanted}\n{}", lines.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn refused_deliveries_are_retried_and_init_events_replayed() {
     // The listener starts 300 ms after subscribing: the first deliveries are refused.
     let (lines, _) = run_checker_with(Isolation::Auto, &[("CHECKER_LISTEN_DELAY", "0.3")]).await;

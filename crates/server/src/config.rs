@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub open_query_api: bool,
     /// Extra routes (the web UI) merged into the same router, served without a key.
     pub extra_routes: Option<axum::Router>,
+    /// The web UI and who may use it (with the query API); `None` serves no UI.
+    pub ui: Option<crate::ui::UiAccess>,
 }
 
 impl ServerConfig {
@@ -45,6 +47,7 @@ impl ServerConfig {
             max_decompressed_bytes: 256 << 20,
             open_query_api: false,
             extra_routes: None,
+            ui: None,
         }
     }
 

@@ -19,6 +19,7 @@ mod http;
 pub mod ingest;
 mod server;
 pub mod store;
+pub mod ui;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, Server, ServerError};

@@ -77,6 +77,10 @@ impl Server {
             config.open_query_api,
             config.extra_routes.clone(),
         );
+        let app = match config.ui.clone() {
+            Some(access) => crate::ui::mount(app, access, store.clone()),
+            None => app,
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut serve_stop = stop_rx.clone();
         let serve = tokio::spawn(async move {

@@ -5,6 +5,7 @@
 //! platform formats (`extensions_api`, `telemetry`); the extension and the
 //! server share the intake formats.
 
+pub mod dogstatsd;
 pub mod extensions_api;
 pub mod telemetry;
 
@@ -20,3 +21,8 @@ pub mod sketch_payload;
 pub mod stats;
 
 pub use intake_error::IntakeDecodeError;
+
+// Lambda event sources (trigger tags, inferred spans, trace context) and tracer payloads
+// (`/v0.4/traces`, `/v0.5/traces`) for the extension's trace agent.
+pub mod tracer_payload;
+pub mod triggers;
