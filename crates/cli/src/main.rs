@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod cfn;
 mod demo;
 mod instrument;
 mod invoke;
@@ -36,6 +37,8 @@ enum Command {
     Lambda(lambda::Args),
     /// Build or publish the lambdascope layers.
     Layer(layer::Args),
+    /// Instrument CloudFormation / SAM templates.
+    Cfn(cfn::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Lambda(args) => lambda::run(args),
         Command::Layer(args) => layer::run(args),
+        Command::Cfn(args) => cfn::run(args),
     };
     match result {
         Ok(code) => code,

@@ -49,7 +49,7 @@ pub struct FunctionConfig {
     pub code_dir: PathBuf,
     /// `module.function`, e.g. `handler.lambda_handler`.
     pub handler: String,
-    /// `python3.X`.
+    /// `python3.X`, or `provided.al2023` / `provided.al2` (runs `bootstrap` from the code directory).
     pub runtime: String,
     pub memory_mb: u32,
     pub timeout: Duration,
@@ -100,17 +100,21 @@ impl FunctionConfig {
                 config.code_dir.display()
             )));
         }
-        let handler_ok = config
-            .handler
-            .rsplit_once('.')
-            .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty());
+        let custom = python::is_custom_runtime(&config.runtime);
+        let handler_ok = custom
+            || config
+                .handler
+                .rsplit_once('.')
+                .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty());
         if !handler_ok {
             return Err(SandboxError::Config(format!(
                 "handler {:?} must look like MODULE.FUNCTION (e.g. app.handler)",
                 config.handler
             )));
         }
-        python::validate_runtime(&config.runtime)?;
+        if !custom {
+            python::validate_runtime(&config.runtime)?;
+        }
         if !(128..=10240).contains(&config.memory_mb) {
             return Err(SandboxError::Config(format!(
                 "memory {} MB is outside Lambda's 128..10240 MB",

@@ -82,10 +82,14 @@ pub(crate) fn runtime_env(config: &FunctionConfig, paths: &EnvPaths) -> BTreeMap
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream_name());
     set("AWS_REGION", config.region.clone());
     set("AWS_DEFAULT_REGION", config.region.clone());
-    set(
-        "AWS_EXECUTION_ENV",
-        format!("AWS_Lambda_{}", config.runtime),
-    );
+    let custom = crate::python::is_custom_runtime(&config.runtime);
+    if !custom {
+        // Lambda sets no AWS_EXECUTION_ENV for OS-only runtimes.
+        set(
+            "AWS_EXECUTION_ENV",
+            format!("AWS_Lambda_{}", config.runtime),
+        );
+    }
     set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
     set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
     set("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000".into());
@@ -185,5 +189,27 @@ mod tests {
         assert!(!ext.contains_key("AWS_EXECUTION_ENV"));
         assert_eq!(ext["AWS_LAMBDA_FUNCTION_NAME"], "f");
         assert_eq!(ext["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn os_only_runtimes_have_no_execution_env() {
+        let paths = EnvPaths {
+            runtime_api: "127.0.0.1:9001".into(),
+            task_root: "/var/task".into(),
+            opt: "/opt".into(),
+            python_bin: "/var/lang/bin".into(),
+            python_version: String::new(),
+            host_mode: false,
+        };
+        let mut config = FunctionConfig::new("f", "/code", "bootstrap");
+        config.runtime = "provided.al2023".into();
+        let env = runtime_env(&config, &paths);
+        assert!(!env.contains_key("AWS_EXECUTION_ENV"));
+        assert_eq!(env["_HANDLER"], "bootstrap");
+        config.runtime = "python3.12".into();
+        assert_eq!(
+            runtime_env(&config, &paths)["AWS_EXECUTION_ENV"],
+            "AWS_Lambda_python3.12"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The environment's lifecycle: init (extensions, then the runtime), invokes, and shutdown/reset.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -193,7 +193,13 @@ pub(crate) async fn run_init(
         inner.generation
     };
     ctx.telemetry.open_init_buffer();
-    let runtime_version = format!("python:{}.lambdascope", launcher.python.version);
+    let custom = crate::python::is_custom_runtime(&launcher.config.runtime);
+    let runtime_version = if custom {
+        let os = launcher.config.runtime.trim_start_matches("provided.");
+        format!("provided:{os}.lambdascope")
+    } else {
+        format!("python:{}.lambdascope", launcher.python.version)
+    };
     let start = TelemetryRecord::InitStart(InitStart {
         initialization_type: InitType::OnDemand,
         phase,
@@ -281,15 +287,21 @@ pub(crate) async fn run_init(
             Some(Err(e)) => break 'init Some(("Extension.Crash".into(), e, false)),
             Some(Ok(())) => {}
         }
-        let args = vec![
-            "-m".to_string(),
-            "awslambdaric".to_string(),
-            launcher.config.handler.clone(),
-        ];
+        // An OS-only runtime is the function's own `bootstrap` executable in the task root.
+        let (program, args) = if custom {
+            (Path::new(&launcher.task_root).join("bootstrap"), Vec::new())
+        } else {
+            let args = vec![
+                "-m".to_string(),
+                "awslambdaric".to_string(),
+                launcher.config.handler.clone(),
+            ];
+            (launcher.python.python.clone(), args)
+        };
         let (c1, c2) = (ctx.clone(), ctx.clone());
         let runtime_pid = process::spawn(
             Launch {
-                program: &launcher.python.python,
+                program: &program,
                 args: &args,
                 env: &launcher.runtime_env,
                 cwd: &launcher.task_root,

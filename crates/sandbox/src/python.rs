@@ -25,6 +25,21 @@ pub(crate) struct PythonRuntime {
     pub version: String,
 }
 
+/// Whether a runtime is an OS-only (custom) runtime: Lambda starts the `bootstrap` executable in
+/// the task root instead of a language runtime, and sets no `AWS_EXECUTION_ENV`.
+pub(crate) fn is_custom_runtime(name: &str) -> bool {
+    name == "provided.al2023" || name == "provided.al2"
+}
+
+/// The stand-in for a custom runtime: no interpreter; `bin_dir` is Lambda's `/var/lang/bin`.
+pub(crate) fn custom_runtime() -> PythonRuntime {
+    PythonRuntime {
+        python: PathBuf::new(),
+        bin_dir: PathBuf::from("/var/lang/bin"),
+        version: String::new(),
+    }
+}
+
 /// Checks a runtime name: `python3.8` .. `python3.14`.
 pub(crate) fn validate_runtime(name: &str) -> Result<(), SandboxError> {
     let minor = name

@@ -62,8 +62,10 @@ impl Sandbox {
         sink: Option<LogSink>,
     ) -> Result<Sandbox, SandboxError> {
         config.validate()?;
+        let custom = python::is_custom_runtime(&config.runtime);
         let py = match python::cached_runtime(&config.runtime) {
             Some(py) => py,
+            None if custom => python::custom_runtime(),
             None => {
                 let runtime_name = config.runtime.clone();
                 tokio::task::spawn_blocking(move || python::ensure_runtime(&runtime_name))
@@ -89,15 +91,21 @@ impl Sandbox {
         std::fs::create_dir_all(&tmp).map_err(|e| SandboxError::io("create /tmp", e))?;
         let code = std::fs::canonicalize(&config.code_dir)
             .map_err(|e| SandboxError::io("read the code directory", e))?;
-        let venv = py
-            .bin_dir
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let venv = if custom {
+            // Nothing of ours at /var/lang: an OS-only runtime brings its own `bootstrap`.
+            let lang = work.path().join("lang");
+            std::fs::create_dir_all(&lang).map_err(|e| SandboxError::io("create /var/lang", e))?;
+            lang
+        } else {
+            py.bin_dir
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        };
         let (namespaces, isolation) =
             isolation::choose_isolation(&config, &opt, &code, &venv, &tmp, work.path())?;
         let mut py = py;
-        if namespaces.is_some() {
+        if namespaces.is_some() && !custom {
             // Inside, the venv is at /var/lang, as Lambda's Python is: a cache under the host's /tmp
             // would otherwise be hidden by the sandbox's own /tmp.
             py.python = PathBuf::from("/var/lang/bin/python");

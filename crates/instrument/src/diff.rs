@@ -105,7 +105,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::instrument::plan::Settings;
+    use crate::plan::Settings;
 
     #[test]
     fn masks_secrets_like_datadog_ci() {

@@ -6,7 +6,7 @@ use super::plan::{FunctionConfig, LayerRequest, PlanError};
 use super::runtime::{Runtime, RuntimeFamily};
 
 /// Resolves a request to an exact ARN for this function's runtime, architecture and region.
-pub(super) fn resolve_layer(
+pub(crate) fn resolve_layer(
     function: &FunctionConfig,
     runtime: &Runtime,
     slot: LayerSlot,
@@ -60,7 +60,7 @@ pub(super) fn resolve_layer(
 
 /// Puts `desired` in its slot: drops other layers of the same slot (any publisher, runtime or
 /// architecture) and older versions of the same layer, keeps every other layer in place.
-pub(super) fn place_layer(layers: &mut Vec<String>, slot: LayerSlot, desired: &str) {
+pub(crate) fn place_layer(layers: &mut Vec<String>, slot: LayerSlot, desired: &str) {
     let desired_name = layer_name(desired);
     layers.retain(|existing| {
         if existing == desired {

@@ -287,7 +287,7 @@ pub fn environment_size(env: &BTreeMap<String, String>) -> usize {
     env.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
-pub(super) fn parse_name_list(value: Option<&String>) -> BTreeSet<String> {
+pub(crate) fn parse_name_list(value: Option<&String>) -> BTreeSet<String> {
     value
         .map(|v| v.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default()
