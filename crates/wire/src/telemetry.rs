@@ -431,7 +431,7 @@ mod tests {
         assert_eq!(json["record"]["metrics"]["maxMemoryUsedMB"], 40);
         assert_eq!(json["record"]["metrics"]["billedDurationMs"], 3001);
         assert_eq!(json["record"]["metrics"]["initDurationMs"], 120.0);
-        let (back, skipped) = decode_batch(&encode_batch(&[event.clone()])).unwrap();
+        let (back, skipped) = decode_batch(&encode_batch(std::slice::from_ref(&event))).unwrap();
         assert_eq!(skipped, 0);
         assert_eq!(back, vec![event]);
     }
