@@ -5,54 +5,18 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use lambdascope_sandbox::{FunctionConfig, InvokeRequest, Sandbox, Status};
-use support::{extension_layer, functions_dir, has_tag, unique, Intake, Lines, API_KEY};
-
-/// Builds (once, cached under the target dir) a layer with datadog-lambda in `python/`.
-fn datadog_lambda_layer() -> PathBuf {
-    let requirements =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layers/datadog-lambda-requirements.txt");
-    let layer = Path::new(env!("CARGO_TARGET_TMPDIR")).join("datadog-lambda-8.130.0-layer");
-    if layer.join("python/datadog_lambda").is_dir() {
-        return layer;
-    }
-    let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("datadog-lambda-staging-{}", std::process::id()));
-    let python = std::env::var("LAMBDASCOPE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let status = Command::new(python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(staging.join("python"))
-        .arg("-r")
-        .arg(&requirements)
-        .status()
-        .expect("run pip");
-    assert!(
-        status.success(),
-        "pip install of datadog-lambda failed (network to PyPI needed once)"
-    );
-    // Another test process may have won the race; either copy is complete.
-    if std::fs::rename(&staging, &layer).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    layer
-}
+use support::{extension_layer, functions_dir, has_tag, pip_layer, unique, Intake, Lines, API_KEY};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn datadog_lambda_metrics_reach_the_intake_through_the_extension_named_datadog_agent() {
-    let ddl = tokio::task::spawn_blocking(datadog_lambda_layer)
-        .await
-        .unwrap();
+    let ddl = tokio::task::spawn_blocking(|| {
+        pip_layer("datadog-lambda-requirements.txt", "datadog_lambda")
+    })
+    .await
+    .unwrap();
     let intake = Intake::start().await;
     let ext = extension_layer("datadog-agent");
     let mut config = FunctionConfig::new(

@@ -5,62 +5,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use lambdascope_sandbox::{FunctionConfig, InvokeRequest, Sandbox, Status};
 use serde_json::{json, Value};
 use support::moto::{test_python, Moto};
-use support::{extension_layer, functions_dir, unique, Intake, Lines, API_KEY};
-
-/// boto3 in a layer's `python/` (built once under the target dir; PyPI needed the first time).
-fn boto3_layer() -> PathBuf {
-    let layer = Path::new(env!("CARGO_TARGET_TMPDIR")).join("boto3-1.44.5-layer");
-    if layer.join("python/boto3").is_dir() {
-        return layer;
-    }
-    let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("boto3-staging-{}", std::process::id()));
-    let requirements =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layers/boto3-requirements.txt");
-    let status = Command::new(test_python())
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(staging.join("python"))
-        .arg("-r")
-        .arg(&requirements)
-        .status()
-        .expect("run pip");
-    assert!(
-        status.success(),
-        "pip install of boto3 failed (network to PyPI needed once)"
-    );
-    if std::fs::rename(&staging, &layer).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    layer
-}
-
-/// The lambdascope Python library as a layer.
-fn library_layer() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/src/lambdascope");
-    let dst = dir.path().join("python/lambdascope");
-    std::fs::create_dir_all(&dst).unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "py") {
-            std::fs::copy(&path, dst.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
+use support::{
+    extension_layer, functions_dir, library_layer, pip_layer, unique, Intake, Lines, API_KEY,
+};
 
 fn function(name: &str, handler: &str, intake: u16, moto: u16, layers: &[&Path]) -> FunctionConfig {
     let mut config = FunctionConfig::new(
@@ -138,7 +91,7 @@ async fn an_sqs_message_sent_by_one_function_continues_its_trace_in_the_consumer
     let moto = Moto::start();
     let ext = extension_layer("lambdascope");
     let lib = library_layer();
-    let boto3 = boto3_layer();
+    let boto3 = pip_layer("boto3-requirements.txt", "boto3");
     let layers = [ext.path(), lib.path(), boto3.as_path()];
     let producer_name = unique("producer");
     let consumer_name = unique("consumer");

@@ -4,26 +4,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lambdascope_sandbox::{FunctionConfig, InvokeRequest, Sandbox, Status};
 use serde_json::{json, Value};
-use support::{extension_layer, functions_dir, unique, Intake, Lines, API_KEY};
-
-/// A layer with the lambdascope Python library in `python/` (copied from the repository).
-fn library_layer() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/src/lambdascope");
-    let dst = dir.path().join("python/lambdascope");
-    std::fs::create_dir_all(&dst).unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path: PathBuf = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "py" || e == "typed") {
-            std::fs::copy(&path, dst.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
+use support::{extension_layer, functions_dir, library_layer, unique, Intake, Lines, API_KEY};
 
 fn traced_function(
     name: &str,

@@ -5,56 +5,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use lambdascope_sandbox::{FunctionConfig, InvokeRequest, Sandbox, Status};
 use serde_json::json;
-use support::{extension_layer, functions_dir, unique, Intake, Lines, API_KEY};
-
-/// The same cached layer as e2e_datadog_compat (built once under the target dir).
-fn datadog_lambda_layer() -> PathBuf {
-    let requirements =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layers/datadog-lambda-requirements.txt");
-    let layer = Path::new(env!("CARGO_TARGET_TMPDIR")).join("datadog-lambda-8.130.0-layer");
-    if layer.join("python/datadog_lambda").is_dir() {
-        return layer;
-    }
-    let staging = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "datadog-lambda-staging-traces-{}",
-        std::process::id()
-    ));
-    let python = std::env::var("LAMBDASCOPE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let status = Command::new(python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(staging.join("python"))
-        .arg("-r")
-        .arg(&requirements)
-        .status()
-        .expect("run pip");
-    assert!(
-        status.success(),
-        "pip install of datadog-lambda failed (network to PyPI needed once)"
-    );
-    if std::fs::rename(&staging, &layer).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    layer
-}
+use support::{extension_layer, functions_dir, pip_layer, unique, Intake, Lines, API_KEY};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ddtrace_spans_reach_the_intake_with_a_single_invocation_span() {
-    let ddl = tokio::task::spawn_blocking(datadog_lambda_layer)
-        .await
-        .unwrap();
+    let ddl = tokio::task::spawn_blocking(|| {
+        pip_layer("datadog-lambda-requirements.txt", "datadog_lambda")
+    })
+    .await
+    .unwrap();
     let intake = Intake::start().await;
     let ext = extension_layer("datadog-agent");
     let mut config = FunctionConfig::new(

@@ -179,3 +179,57 @@ pub fn has_tag(item: &Value, tag: &str) -> bool {
         .as_array()
         .is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag)))
 }
+
+/// A layer holding pinned PyPI packages in `python/` (`tests/layers/<requirements>`), installed
+/// with pip once per target directory (PyPI is needed the first time). `marker` is a package
+/// directory whose presence proves a complete install; concurrent test processes race safely.
+pub fn pip_layer(requirements: &str, marker: &str) -> PathBuf {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/layers")
+        .join(requirements);
+    let stem = requirements.trim_end_matches(".txt");
+    let layer = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("layer-{stem}"));
+    if layer.join("python").join(marker).is_dir() {
+        return layer;
+    }
+    let staging = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("layer-{stem}-staging-{}", std::process::id()));
+    let status = std::process::Command::new(moto::test_python())
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(staging.join("python"))
+        .arg("-r")
+        .arg(&file)
+        .status()
+        .expect("run pip (scripts/setup makes the test venv)");
+    assert!(
+        status.success(),
+        "pip install -r {requirements} failed (network to PyPI needed once)"
+    );
+    // Another test process may have won the race; either copy is complete.
+    if std::fs::rename(&staging, &layer).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    layer
+}
+
+/// The lambdascope Python library (`python/src/lambdascope`) as a layer's `python/lambdascope`.
+pub fn library_layer() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/src/lambdascope");
+    let dst = dir.path().join("python/lambdascope");
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "py" || e == "typed") {
+            std::fs::copy(&path, dst.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
