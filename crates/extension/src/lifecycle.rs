@@ -112,10 +112,14 @@ impl Collectors {
 
     /// Everything collected so far, as intake payloads.
     pub fn payloads(&self, config: &Config, final_flush: bool) -> Vec<Payload> {
+        let decided = self.traces.decided_trace_ids();
         let logs = {
             let mut state = lock(&self.telemetry);
             self.drain_points(&mut state);
             let state = &mut *state;
+            for (request_id, trace_id) in decided {
+                state.tracker.set_decided_trace_id(&request_id, trace_id);
+            }
             state.logs.take(&state.tracker, final_flush)
         };
         let tags = lock(&self.tags).clone();

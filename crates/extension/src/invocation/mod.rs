@@ -415,6 +415,18 @@ impl InvocationTracker {
         }
     }
 
+    /// Records the trace the tracer put the request in; it wins over an id taken from the
+    /// X-Ray header or a log line (the request's spans are in that trace).
+    pub fn set_decided_trace_id(&mut self, request_id: &str, trace_id: String) {
+        if let Some(state) = self
+            .requests
+            .iter_mut()
+            .find(|r| r.request_id == request_id)
+        {
+            state.trace_id = Some(trace_id);
+        }
+    }
+
     pub fn trace_id(&self, request_id: &str) -> Option<&str> {
         self.request(request_id)?.trace_id.as_deref()
     }

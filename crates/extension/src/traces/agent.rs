@@ -355,6 +355,20 @@ impl TraceAgent {
         }
     }
 
+    /// The trace each invocation belongs to, once its ids are decided (at start-invocation or
+    /// when its spans are built): the trace its logs are correlated with, whatever the X-Ray
+    /// header or a log line suggested before.
+    pub fn decided_trace_ids(&self) -> Vec<(String, String)> {
+        lock(&self.state)
+            .invocations
+            .iter()
+            .filter_map(|inv| {
+                let ids = inv.ids.as_ref()?;
+                Some((inv.request_id.clone(), ids.trace_id.to_string()))
+            })
+            .collect()
+    }
+
     /// `/v0.4/traces`, `/v0.5/traces`: decode and process; returns the span count.
     pub fn receive_traces(
         &self,
