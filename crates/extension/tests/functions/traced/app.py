@@ -9,3 +9,16 @@ def handler(event: Any, context: Any) -> dict:
     with tracer.trace("get_coffee", resource="latte") as span:
         span.set_tag("customer", "c-1")
     return {"statusCode": int(event.get("status", 200)), "body": "done"}
+
+
+def boom(event: Any, context: Any) -> dict:
+    with tracer.trace("charge_card"):
+        raise ValueError("card declined")
+
+
+def sleepy(event: Any, context: Any) -> dict:
+    import time
+
+    with tracer.trace("slow_query"):
+        time.sleep(30)
+    return {"statusCode": 200}
