@@ -54,6 +54,7 @@ fn spawn(standin: &StandIn, intake_port: u16, dogstatsd_port: u16, strategy: &st
         .env("DD_API_KEY", "bench-key")
         .env("DD_DD_URL", &url)
         .env("DD_LOGS_CONFIG_LOGS_DD_URL", &url)
+        .env("DD_APM_DD_URL", &url)
         .env("DD_DOGSTATSD_PORT", dogstatsd_port.to_string())
         .env("DD_SERVERLESS_FLUSH_STRATEGY", strategy)
         .env("DD_LOG_LEVEL", "warn")
@@ -267,7 +268,8 @@ async fn sandbox_rss(n: usize) {
     for (k, v) in [
         ("DD_API_KEY", "bench-key".to_string()),
         ("DD_DD_URL", url.clone()),
-        ("DD_LOGS_CONFIG_LOGS_DD_URL", url),
+        ("DD_LOGS_CONFIG_LOGS_DD_URL", url.clone()),
+        ("DD_APM_DD_URL", url),
         ("DD_LOG_LEVEL", "debug".to_string()),
         (
             "DD_SERVERLESS_FLUSH_STRATEGY",
