@@ -269,41 +269,24 @@ async fn report_progress(counters: Arc<Counters>, deadline: Instant) {
     }
 }
 
-/// A layer with the extension and the Python library, laid out like the published zips.
+/// A layer with the extension and the Python library, laid out by `layer build`'s own code. The
+/// extension is added as it is: the demo runs it on this machine, so the Amazon Linux glibc check of
+/// a published layer does not apply.
 fn build_layer(repo: &Path, extension: &Path) -> anyhow::Result<tempfile::TempDir> {
+    use crate::layers::build::{python_files, write_tree, LayerFile};
     let layer = tempfile::tempdir()?;
-    let extensions = layer.path().join("extensions");
-    std::fs::create_dir_all(&extensions)?;
-    let target = extensions.join("lambdascope");
-    std::fs::copy(extension, &target)
-        .with_context(|| format!("cannot copy the extension {}", extension.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
-    copy_tree(
+    let mut files = vec![LayerFile {
+        path: "extensions/lambdascope".to_string(),
+        data: std::fs::read(extension)
+            .with_context(|| format!("cannot read the extension {}", extension.display()))?,
+        executable: true,
+    }];
+    files.extend(python_files(
         &repo.join("python/src/lambdascope"),
-        &layer.path().join("python/lambdascope"),
-    )?;
+        "python3",
+    )?);
+    write_tree(&files, layer.path())?;
     Ok(layer)
-}
-
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in
-        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
-    {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name == "__pycache__" {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            copy_tree(&path, &to.join(&name))?;
-        } else {
-            std::fs::copy(&path, to.join(&name))?;
-        }
-    }
-    Ok(())
 }
 
 /// The checkout: `--repo`, else the first ancestor of the current directory or of this
